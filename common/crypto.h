@@ -42,32 +42,32 @@ int sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256_free(struct sha256_ctx *c);
 
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-		       uint8_t out[HMAC_SHA256_LEN]);
+                       uint8_t out[HMAC_SHA256_LEN]);
 /* RFC 5869 HKDF-SHA256 (extract + expand). salt may be NULL/0 (zero salt). */
 int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len,
-		       const void *info, size_t info_len, void *out, size_t out_len);
+                       const void *info, size_t info_len, void *out, size_t out_len);
 /* PBKDF2-HMAC-SHA256. */
 int crypto_pbkdf2_sha256(const void *pw, size_t pw_len, const void *salt, size_t salt_len,
-			 uint32_t iterations, void *out, size_t out_len);
+                         uint32_t iterations, void *out, size_t out_len);
 
 /* X25519 (RFC 7748). priv is a raw 32-byte scalar (clamped internally). */
 int x25519_keygen(uint8_t priv[X25519_KEY_LEN], uint8_t pub[X25519_KEY_LEN]);
 int x25519_public(const uint8_t priv[X25519_KEY_LEN], uint8_t pub[X25519_KEY_LEN]);
 /* Fails with -EINVAL when the result is all zeros (low-order point). */
 int x25519_shared(const uint8_t priv[X25519_KEY_LEN], const uint8_t peer_pub[X25519_KEY_LEN],
-		  uint8_t out[X25519_KEY_LEN]);
+                  uint8_t out[X25519_KEY_LEN]);
 
 /* ChaCha20-Poly1305 (RFC 8439). Seal writes pt_len + 16 bytes to out; open
  * reads ct_len >= 16 and writes ct_len - 16 bytes. out may equal in. */
 int chachapoly_seal(const uint8_t key[CHACHAPOLY_KEY_LEN],
-		    const uint8_t nonce[CHACHAPOLY_NONCE_LEN], const void *ad, size_t ad_len,
-		    const void *pt, size_t pt_len, uint8_t *out);
+                    const uint8_t nonce[CHACHAPOLY_NONCE_LEN], const void *ad, size_t ad_len,
+                    const void *pt, size_t pt_len, uint8_t *out);
 int chachapoly_open(const uint8_t key[CHACHAPOLY_KEY_LEN],
-		    const uint8_t nonce[CHACHAPOLY_NONCE_LEN], const void *ad, size_t ad_len,
-		    const void *ct, size_t ct_len, uint8_t *out);
+                    const uint8_t nonce[CHACHAPOLY_NONCE_LEN], const void *ad, size_t ad_len,
+                    const void *ct, size_t ct_len, uint8_t *out);
 
 /* AES-256-GCM with a 12-byte nonce and 16-byte tag appended; same shape. */
 int aesgcm_seal(const uint8_t key[AES256GCM_KEY_LEN], const uint8_t nonce[AES256GCM_NONCE_LEN],
-		const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out);
+                const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out);
 int aesgcm_open(const uint8_t key[AES256GCM_KEY_LEN], const uint8_t nonce[AES256GCM_NONCE_LEN],
-		const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out);
+                const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out);

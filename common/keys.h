@@ -45,7 +45,7 @@ int privkey_generate(struct privkey *ret);
 int privkey_from_seed(const uint8_t seed[ED25519_SEED_LEN], struct privkey *ret);
 void privkey_wipe(struct privkey *k);
 int privkey_sign(const struct privkey *k, const void *msg, size_t len,
-		 uint8_t sig[ED25519_SIG_LEN]);
+                 uint8_t sig[ED25519_SIG_LEN]);
 /* libp2p PrivateKey protobuf: Type=Ed25519, Data = seed || pub (64 bytes).
  * Decoding also accepts the legacy 96-byte form when its two public-key copies
  * match. The output buffer holds a secret: wipe it. */
@@ -62,6 +62,6 @@ enum key_type pubkey_type(const struct pubkey *k);
 int pubkey_encode(const struct pubkey *k, struct buf *out);
 /* 0 if sig is a valid signature of msg under k, else -EKEYREJECTED. */
 int pubkey_verify(const struct pubkey *k, const void *msg, size_t len, const uint8_t *sig,
-		  size_t sig_len);
+                  size_t sig_len);
 void pubkey_free(struct pubkey *k);
 const char *key_type_name(enum key_type t);
