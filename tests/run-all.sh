@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and run every suite, then print one summary line "N passed, N failed".
 #   1. formatting (clang-format) of every C source
-#   2. the normal build: unit, fuzz-replay, golden, netns, interop suites
+#   2. the normal build: unit, fuzz-replay, golden, integration, systemd, netns,
+#      interop suites (each when it has tests)
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit suite
 #   4. a clang libFuzzer build: each fuzz target for a few seconds on its corpus
 # Each suite's result counts even if an earlier one failed; the exit status is
@@ -74,7 +75,7 @@ log "normal build"
 if setup build && ninja -C build >&2; then
   count "build" 0
   suites=(unit fuzz-replay)
-  for s in golden netns interop; do
+  for s in golden integration systemd netns interop; do
     if meson test -C build --list --suite "$s" >/dev/null 2>&1 \
        && [ -n "$(meson test -C build --list --suite "$s" 2>/dev/null)" ]; then
       suites+=("$s")
