@@ -1,0 +1,126 @@
+/* The libp2p host: our identity, the transports, the connection manager and
+ * the protocol registry, on one libevent loop.
+ *
+ * It listens on the configured multiaddrs, dials peers, upgrades every raw
+ * connection (multistream-select -> Noise -> Yamux, the muxer possibly
+ * negotiated inside Noise), keeps one record per peer, enforces the named
+ * limits, and turns inbound streams into handler calls via the registry.
+ * Everything above it (identify, ping, pairing, RPC methods) uses this API. */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errmsg.h"
+#include "keys.h"
+#include "multiaddr.h"
+#include "peerid.h"
+#include "protocols.h"
+#include "stream.h"
+
+struct host;
+struct conn;
+
+/* Named limits (docs/architecture.md explains each figure). Zero fields take
+ * the defaults below. */
+struct host_limits {
+	unsigned max_conns;            /* established, all peers */
+	unsigned max_conns_per_peer;   /* established, one peer */
+	unsigned max_conns_per_ip;     /* inbound, one remote IP */
+	unsigned max_handshaking;      /* not yet upgraded, all peers */
+	unsigned max_streams_per_conn; /* open streams, either direction */
+	size_t max_buffered_per_conn;  /* bytes queued for a slow socket */
+	uint32_t handshake_timeout_ms; /* TCP connect + upgrade */
+	uint32_t idle_timeout_ms;      /* no streams and no traffic */
+};
+
+#define HOST_DEFAULT_MAX_CONNS 256
+#define HOST_DEFAULT_MAX_CONNS_PER_PEER 2
+#define HOST_DEFAULT_MAX_CONNS_PER_IP 16
+#define HOST_DEFAULT_MAX_HANDSHAKING 64
+#define HOST_DEFAULT_MAX_STREAMS_PER_CONN 512
+#define HOST_DEFAULT_MAX_BUFFERED_PER_CONN ((size_t)8 << 20)
+#define HOST_DEFAULT_HANDSHAKE_TIMEOUT_MS 15000
+#define HOST_DEFAULT_IDLE_TIMEOUT_MS 120000
+
+enum conn_direction { CONN_INBOUND, CONN_OUTBOUND };
+
+/* A snapshot of one connection, for RPC and events. */
+struct conn_info {
+	struct peerid peer;
+	enum conn_direction direction;
+	const char *transport; /* "tcp" or "quic" */
+	char local_addr[MULTIADDR_TEXT_MAX];
+	char remote_addr[MULTIADDR_TEXT_MAX];
+	uint64_t opened_ms;
+	unsigned streams;
+	uint64_t bytes_in, bytes_out;
+};
+
+/* Observers (identify, ping, RPC events, persistent connections). */
+struct host_observer {
+	void (*on_connected)(struct host *h, struct conn *c, void *ctx);
+	/* err: 0 for an orderly close, else why. */
+	void (*on_disconnected)(struct host *h, const struct conn_info *info, int err, void *ctx);
+	void *ctx;
+};
+
+struct host_config {
+	const struct privkey *key;
+	const char *agent_version;      /* "sdnetd/<version>" */
+	const struct multiaddr *listen; /* n_listen addresses */
+	size_t n_listen;
+	struct host_limits limits;
+};
+
+int host_new(struct event_base *base, const struct host_config *cfg, struct host **ret,
+             struct errmsg *err);
+/* Close every connection (GoAway, then FIN) and listener; frees. */
+void host_free(struct host *h);
+
+const struct peerid *host_peer_id(const struct host *h);
+const struct privkey *host_key(const struct host *h);
+struct protocols *host_protocols(struct host *h);
+/* The addresses we actually listen on (port 0 resolved), without /p2p. */
+size_t host_listen_addrs(const struct host *h, const struct multiaddr **ret);
+int host_add_observer(struct host *h, const struct host_observer *o);
+void host_remove_observer(struct host *h, const struct host_observer *o);
+
+/* Dial ma (which may end in /p2p/<id>; then the Noise identity must match).
+ * Reuses an existing connection to that peer when there is one. cb runs
+ * exactly once, later on the loop: conn on success, or NULL and err with a
+ * message naming what failed (refused, timed out, peer ID mismatch, limit). */
+typedef void (*host_dial_cb)(struct host *h, struct conn *c, int err, const char *msg, void *ctx);
+int host_dial(struct host *h, const struct multiaddr *ma, uint32_t timeout_ms, host_dial_cb cb,
+              void *ctx);
+
+/* Open a stream on c and negotiate protocol; cb runs once, later: the stream
+ * (its callbacks not yet set: set them in cb) or NULL and err (-ENOPROTOOPT
+ * when the peer does not speak it). */
+typedef void (*host_stream_cb)(struct stream *s, int err, void *ctx);
+int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                     void *ctx);
+
+/* Connections: the best (newest established) to a peer, or NULL. */
+struct conn *host_find_conn(struct host *h, const struct peerid *peer);
+/* Snapshot every established connection; caller frees *ret. */
+int host_list_conns(struct host *h, struct conn_info **ret, size_t *ret_n);
+/* Close all connections to peer. */
+int host_disconnect(struct host *h, const struct peerid *peer);
+
+void conn_get_info(const struct conn *c, struct conn_info *ret);
+const struct peerid *conn_peer(const struct conn *c);
+/* Per-connection data slots for modules (identify stores what it learned). */
+void conn_set_slot(struct conn *c, unsigned slot, void *data, void (*free_fn)(void *));
+void *conn_get_slot(const struct conn *c, unsigned slot);
+enum { CONN_SLOT_IDENTIFY, CONN_SLOT_PING, CONN_SLOT_MAX = 8 };
+
+/* Counters of every cap, readable over RPC (net.stats). */
+struct host_stats {
+	unsigned conns, handshaking, streams;
+	uint64_t refused_limit, refused_handshake, handshake_failures, handshake_timeouts;
+	uint64_t dials, dial_failures, inbound_accepted;
+};
+void host_get_stats(const struct host *h, struct host_stats *ret);
