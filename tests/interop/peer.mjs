@@ -7,7 +7,14 @@
 //   {"cmd":"ping","addr":"..."}            -> {"ok":true,"rtt":ms}
 //   {"cmd":"peers"}                        -> {"ok":true,"peers":[...]}
 //   {"cmd":"identify","peer":"12D3..."}    -> agent, protocols, listen addrs, record
-//   {"cmd":"echo","addr":"...","streams":N,"bytes":M} -> bytes compared
+//   {"cmd":"echo","peer":"12D3..","streams":N,"bytes":M}
+//        -> N concurrent streams on ECHO, each sends M bytes and reads them
+//           back; {"ok":true,"streams":N,"bytes":M,"ms":..} when all match
+//   {"cmd":"abort","peer":"12D3..","mode":"close|reset|goaway","after":M}
+//        -> starts a large echo and, after M bytes came back,
+//           closes the stream, resets it, or closes the whole connection; reports what
+//           the transfer saw ({"ok":true,"error":...})
+//   {"cmd":"hangup","peer":"12D3.."}       -> close every connection to it
 //   {"cmd":"quit"}
 // Nothing here listens beyond 127.0.0.1.
 import { createLibp2p } from 'libp2p'
@@ -19,6 +26,7 @@ import { ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import readline from 'node:readline'
+import { createHash } from 'node:crypto'
 
 const ECHO = '/sdnetd-test/echo/1.0.0'
 
@@ -31,7 +39,10 @@ const node = await createLibp2p({
 })
 
 await node.handle(ECHO, async ({ stream }) => {
-  await stream.sink(stream.source)
+  // A peer resetting or hanging up mid-echo is a test case, not a crash.
+  await stream.sink(stream.source).catch((err) => {
+    out({ event: 'echo-error', error: String(err?.message ?? err) })
+  })
 }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
@@ -54,7 +65,80 @@ out({ event: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs(
 
 const target = (c) => c.addr ? multiaddr(c.addr) : peerIdFromString(c.peer)
 
+// Deterministic test bytes: chunk i of stream s is filled from (s, i), so a
+// receiver can tell a misplaced chunk from a lost one.
+const CHUNK = 64 * 1024
+function chunkOf (s, i, len) {
+  const b = new Uint8Array(len)
+  let x = (s * 2654435761 + i * 40503 + 1) >>> 0
+  for (let k = 0; k < len; k++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    b[k] = x >>> 24
+  }
+  return b
+}
+
+async function * produce (s, total, sent) {
+  for (let off = 0, i = 0; off < total; off += CHUNK, i++) {
+    const c = chunkOf(s, i, Math.min(CHUNK, total - off))
+    sent.update(c)
+    yield c
+  }
+}
+
+// One echo round trip on a fresh stream; resolves with the byte count.
+async function echoOne (conn, s, total, onProgress) {
+  const stream = await conn.newStream(ECHO, { runOnLimitedConnection: false })
+  const sent = createHash('sha256')
+  const got = createHash('sha256')
+  let n = 0
+  const reader = (async () => {
+    for await (const chunk of stream.source) {
+      const bytes = chunk.subarray ? chunk.subarray() : chunk
+      got.update(bytes)
+      n += bytes.length
+      if (onProgress) onProgress(n, stream, conn)
+    }
+  })()
+  await stream.sink(produce(s, total, sent))
+  await reader
+  if (n !== total) throw new Error(`stream ${s}: echoed ${n} of ${total} bytes`)
+  if (sent.digest('hex') !== got.digest('hex')) throw new Error(`stream ${s}: bytes differ`)
+  return n
+}
+
+async function connTo (c) {
+  return node.dial(target(c))
+}
+
 const commands = {
+  async echo (c) {
+    const conn = await connTo(c)
+    const t0 = Date.now()
+    const streams = c.streams ?? 1
+    await Promise.all(Array.from({ length: streams }, (_, s) => echoOne(conn, s, c.bytes)))
+    return { streams, bytes: c.bytes, ms: Date.now() - t0 }
+  },
+  async abort (c) {
+    const conn = await connTo(c)
+    let done = false
+    try {
+      await echoOne(conn, 0, c.bytes ?? 64 * 1024 * 1024, (n, stream, cn) => {
+        if (done || n < c.after) return
+        done = true
+        if (c.mode === 'close') stream.close().catch(() => {})
+        else if (c.mode === 'reset') stream.abort(new Error('test reset'))
+        else cn.close()
+      })
+      return { error: null }
+    } catch (err) {
+      return { error: String(err?.message ?? err) }
+    }
+  },
+  async hangup (c) {
+    await node.hangUp(peerIdFromString(c.peer))
+    return {}
+  },
   async dial (c) {
     const conn = await node.dial(target(c))
     return { peer: conn.remotePeer.toString() }
@@ -79,6 +163,12 @@ const commands = {
     return {}
   },
 }
+
+// An aborted transfer rejects promises nobody awaits any more (the sink of a
+// reset stream); report them, do not die.
+process.on('unhandledRejection', (err) => {
+  out({ event: 'unhandled', error: String(err?.message ?? err) })
+})
 
 const rl = readline.createInterface({ input: process.stdin })
 rl.on('line', async (line) => {
