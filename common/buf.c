@@ -27,6 +27,11 @@ int buf_reserve(struct buf *b, size_t extra)
 
 uint8_t *buf_extend(struct buf *b, size_t len)
 {
+	/* Zero bytes always succeed; an empty buffer has no storage to point
+	 * into (and NULL + 0 is undefined), so hand out a harmless address. */
+	static uint8_t nothing;
+	if (len == 0)
+		return b->data ? b->data + b->len : &nothing;
 	if (buf_reserve(b, len) < 0)
 		return NULL;
 	uint8_t *p = b->data + b->len;

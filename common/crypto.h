@@ -38,6 +38,7 @@ int crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 struct sha256_ctx;
 struct sha256_ctx *sha256_new(void);
 int sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+/* Finishing re-arms the context for a new hash. */
 int sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256_free(struct sha256_ctx *c);
 

@@ -105,9 +105,13 @@ int jsonrpc_framer_pop(struct jsonrpc_framer *f, const char **ret_line, size_t *
 	if (f->failed)
 		return -EMSGSIZE;
 	for (;;) {
-		const char *head = (const char *)f->buf.data + f->start;
 		size_t avail = f->buf.len - f->start;
-		const char *nl = avail ? memchr(head + f->scanned, '\n', avail - f->scanned) : NULL;
+		if (!avail) {
+			f->scanned = 0;
+			return 0;
+		}
+		const char *head = (const char *)f->buf.data + f->start;
+		const char *nl = memchr(head + f->scanned, '\n', avail - f->scanned);
 		if (!nl) {
 			f->scanned = avail;
 			return avail > framer_max(f) ? framer_fail(f, avail) : 0;

@@ -8,7 +8,13 @@
  *   ECDSA:     DER SubjectPublicKeyInfo, ECDSA over SHA-256, DER signature
  *   RSA:       DER SubjectPublicKeyInfo, RSASSA-PKCS1-v1_5 with SHA-256
  * Errors: -EBADMSG malformed encoding, -EPROTONOSUPPORT unknown key type,
- * -EKEYREJECTED bad signature, -ENOMEM, -EIO (OpenSSL). */
+ * -EKEYREJECTED bad signature, -ENOMEM, -EIO (OpenSSL).
+ *
+ * Decoding policy (keys.c): RSA keys outside 2048..8192 bits are refused with
+ * -EKEYREJECTED (go-libp2p's bounds); ECDSA keys must be on P-256, P-384 or
+ * P-521 (else -EPROTONOSUPPORT); secp256k1 also accepts the 65-byte
+ * uncompressed point and re-encodes it compressed. The *_encode functions
+ * append to out. */
 #pragma once
 
 #include <stddef.h>

@@ -26,12 +26,16 @@ enum ma_proto {
 	MA_UDP = 0x0111,
 	MA_P2P_CIRCUIT = 0x0122,
 	MA_P2P = 0x01a5,
-	MA_QUIC_V1 = 0x01cc,
+	MA_QUIC_V1 = 0x01cd, /* 461; 0x01cc (460) is draft-29 "quic" */
 };
 
 /* Cap on a whole binary multiaddr we accept from a peer. */
 #define MULTIADDR_MAX_LEN 1024
+/* Text buffer size (NUL included) that always suffices: parsing and
+ * from_bytes refuse addresses whose text form would not fit. */
 #define MULTIADDR_TEXT_MAX 2048
+/* Longest dns/dns4/dns6/dnsaddr name (a DNS name is at most 253 octets). */
+#define MULTIADDR_DNS_MAX 255
 
 struct multiaddr {
 	uint8_t *bytes;
@@ -45,12 +49,28 @@ struct ma_component {
 	size_t value_len;
 };
 
-/* Parse text ("/ip4/1.2.3.4/tcp/80"). */
+/* Errors (each with an errmsg naming the protocol and the 1-based component
+ * index where one applies):
+ *   -EINVAL          malformed text: no leading '/', empty component, missing
+ *                    or bad value (address, port, peer ID, name), empty address
+ *   -EPROTONOSUPPORT unknown or unsupported protocol name or code
+ *   -EBADMSG         malformed binary: truncated value or varint, bad length,
+ *                    bad peer ID bytes, bad name bytes
+ *   -EMSGSIZE        over MULTIADDR_MAX_LEN, MULTIADDR_TEXT_MAX or a value cap
+ *   -ENOBUFS         (to_string) out too small; -ENOMEM
+ * Text values: ip4/ip6 as inet_pton accepts and inet_ntop prints (so ip6 is
+ * printed in RFC 5952 form), ports as decimal 0..65535, p2p as base58btc
+ * (CID form and the legacy name "ipfs" accepted), dns* names as non-empty
+ * UTF-8 without '/' or control characters.
+ *
+ * Parse text ("/ip4/1.2.3.4/tcp/80"); one trailing '/' is tolerated. */
 int multiaddr_parse(const char *text, struct multiaddr *ret, struct errmsg *err);
 /* Validate and copy binary bytes (from a peer). */
 int multiaddr_from_bytes(const uint8_t *data, size_t len, struct multiaddr *ret,
                          struct errmsg *err);
-/* Text form into a caller buffer (MULTIADDR_TEXT_MAX is always enough). */
+/* Text form into a caller buffer (MULTIADDR_TEXT_MAX is always enough);
+ * returns its length. An empty multiaddr (only multiaddr_strip_p2p makes
+ * one) prints as "/". */
 int multiaddr_to_string(const struct multiaddr *ma, char *out, size_t out_len);
 void multiaddr_free(struct multiaddr *ma);
 int multiaddr_copy(const struct multiaddr *src, struct multiaddr *ret);

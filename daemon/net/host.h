@@ -26,14 +26,16 @@ struct conn;
 /* Named limits (docs/architecture.md explains each figure). Zero fields take
  * the defaults below. */
 struct host_limits {
-	unsigned max_conns;            /* established, all peers */
-	unsigned max_conns_per_peer;   /* established, one peer */
-	unsigned max_conns_per_ip;     /* inbound, one remote IP */
-	unsigned max_handshaking;      /* not yet upgraded, all peers */
-	unsigned max_streams_per_conn; /* open streams, either direction */
-	size_t max_buffered_per_conn;  /* bytes queued for a slow socket */
-	uint32_t handshake_timeout_ms; /* TCP connect + upgrade */
-	uint32_t idle_timeout_ms;      /* no streams and no traffic */
+	unsigned max_conns;              /* established, all peers */
+	unsigned max_conns_per_peer;     /* established, one peer */
+	unsigned max_conns_per_ip;       /* inbound, one remote IP */
+	unsigned max_handshaking;        /* not yet upgraded, all peers */
+	unsigned max_streams_per_conn;   /* open streams, either direction */
+	size_t max_buffered_per_conn;    /* bytes queued for a slow socket */
+	uint32_t handshake_timeout_ms;   /* TCP connect + upgrade */
+	uint32_t idle_timeout_ms;        /* no streams and no traffic */
+	uint32_t ping_interval_ms;       /* yamux keepalive; unanswered by the next one: drop */
+	uint32_t write_stall_timeout_ms; /* queued output making no progress: drop */
 };
 
 #define HOST_DEFAULT_MAX_CONNS 256
@@ -44,6 +46,8 @@ struct host_limits {
 #define HOST_DEFAULT_MAX_BUFFERED_PER_CONN ((size_t)8 << 20)
 #define HOST_DEFAULT_HANDSHAKE_TIMEOUT_MS 15000
 #define HOST_DEFAULT_IDLE_TIMEOUT_MS 120000
+#define HOST_DEFAULT_PING_INTERVAL_MS 30000
+#define HOST_DEFAULT_WRITE_STALL_TIMEOUT_MS 60000
 
 enum conn_direction { CONN_INBOUND, CONN_OUTBOUND };
 
@@ -57,6 +61,7 @@ struct conn_info {
 	uint64_t opened_ms;
 	unsigned streams;
 	uint64_t bytes_in, bytes_out;
+	uint64_t rtt_ms; /* last yamux ping RTT, 0 before the first answer */
 };
 
 /* Observers (identify, ping, RPC events, persistent connections). */
@@ -80,9 +85,13 @@ int host_new(struct event_base *base, const struct host_config *cfg, struct host
 /* Close every connection (GoAway, then FIN) and listener; frees. */
 void host_free(struct host *h);
 
+struct event_base *host_base(const struct host *h);
 const struct peerid *host_peer_id(const struct host *h);
 const struct privkey *host_key(const struct host *h);
 struct protocols *host_protocols(struct host *h);
+/* cfg->agent_version as copied ("sdnetd" when it was NULL). */
+const char *host_agent_version(const struct host *h);
+struct event_base *host_event_base(const struct host *h);
 /* The addresses we actually listen on (port 0 resolved), without /p2p. */
 size_t host_listen_addrs(const struct host *h, const struct multiaddr **ret);
 int host_add_observer(struct host *h, const struct host_observer *o);
@@ -124,3 +133,5 @@ struct host_stats {
 	uint64_t dials, dial_failures, inbound_accepted;
 };
 void host_get_stats(const struct host *h, struct host_stats *ret);
+/* Sockets the host still holds, lingering closes included (tests). */
+size_t host_socket_count(const struct host *h);

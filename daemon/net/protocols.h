@@ -21,6 +21,14 @@
 
 struct protocols;
 
+/* Most protocols one registry holds: the multistream-select listener offers
+ * them all on every inbound stream and cannot take more (MSS_MAX_PROTOCOLS). */
+#define PROTOCOLS_MAX 64
+/* Inbound streams of one protocol one peer may hold open when the row says 0:
+ * above the 100 concurrent streams the interop suite opens, well under the
+ * per-connection stream cap (HOST_DEFAULT_MAX_STREAMS_PER_CONN). */
+#define PROTOCOLS_DEFAULT_MAX_INBOUND_PER_PEER 128
+
 struct protocol_handler {
 	const char *id;
 	/* ctx is the pointer given to protocols_register(). */
@@ -32,10 +40,16 @@ struct protocol_handler {
 
 struct protocols *protocols_new(void);
 void protocols_free(struct protocols *r);
-/* -EEXIST when an ID is already registered, -EINVAL for a bad ID. */
+/* -EEXIST when an ID is already registered, -EINVAL for a bad ID (empty,
+ * longer than a multistream-select message allows, "na"/"ls", or not
+ * printable ASCII) or a row without on_stream, -ENOSPC past PROTOCOLS_MAX,
+ * -ENOMEM. All or nothing: on error no row of the table is registered. Rows
+ * are copied. */
 int protocols_register(struct protocols *r, const struct protocol_handler *table, void *ctx);
 /* The IDs in registration order (for multistream-select and identify). */
 size_t protocols_ids(const struct protocols *r, const char *const **ret);
 /* The row for id, or NULL; *ret_ctx gets its ctx. */
 const struct protocol_handler *protocols_find(const struct protocols *r, const char *id,
                                               void **ret_ctx);
+/* The row's inbound-streams-per-peer cap with the default applied. */
+unsigned protocols_max_inbound(const struct protocol_handler *row);

@@ -8,10 +8,12 @@
 
 #include <string.h>
 
+#include "rpc-node.h"
 #include "rpc.h"
 
 /* Every method table the daemon serves. Adding an area is one line here. */
 static const struct rpc_method *const tables[] = {
+        rpc_node_methods,
         rpc_events_methods,
         rpc_discover_methods,
 };

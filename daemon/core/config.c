@@ -1,0 +1,327 @@
+/* The settings table and the per-value checks shared by the command line
+ * and the config file (see config.h). */
+#include "daemon-config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "devname.h"
+#include "log.h"
+#include "multiaddr.h"
+
+const struct config_option config_options[] = {
+        {"instance", CONFIG_INSTANCE, true, false, false, "NAME",
+         "instance name: its own data, socket and config (default: default)"},
+        {"config", CONFIG_CONFIG, true, false, false, "FILE",
+         "config file (default: the instance's sdnetd.conf, if it exists)"},
+        {"data-dir", CONFIG_DATA_DIR, true, true, false, "DIR", "where identity and state live"},
+        {"socket", CONFIG_SOCKET, true, true, false, "PATH", "the control socket"},
+        {"socket-group", CONFIG_SOCKET_GROUP, true, true, false, "GROUP",
+         "also let this group use the socket (mode 0660)"},
+        {"listen", CONFIG_LISTEN, true, true, true, "MULTIADDR",
+         "listen address (repeatable; default " CONFIG_DEFAULT_LISTEN ")"},
+        {"bootstrap", CONFIG_BOOTSTRAP, true, true, true, "MULTIADDR",
+         "bootstrap peer, ending in /p2p/<peer id> (repeatable)"},
+        {"no-mdns", CONFIG_NO_MDNS, false, true, false, NULL, "do not use mDNS discovery"},
+        {"mdns-interface", CONFIG_MDNS_INTERFACE, true, true, true, "IFNAME",
+         "use mDNS only on this interface (repeatable)"},
+        {"password-file", CONFIG_PASSWORD_FILE, true, true, false, "FILE",
+         "storage password (first line); default: the systemd credential sdnetd.password"},
+        {"log-level", CONFIG_LOG_LEVEL, true, true, false, "LEVEL",
+         "error, warning, info (default) or debug"},
+        {"foreground", CONFIG_FOREGROUND, false, false, false, NULL,
+         "print a banner on stdout and log to stderr"},
+        {"device-name", CONFIG_DEVICE_NAME, true, true, false, "NAME",
+         "rename this device (kept across restarts)"},
+        {"help", CONFIG_HELP, false, false, false, NULL, "show this help and exit"},
+        {"version", CONFIG_VERSION, false, false, false, NULL, "print the version and exit"},
+        {0},
+};
+
+const struct config_option *config_option_find(const char *name)
+{
+	for (const struct config_option *o = config_options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+void config_init(struct config *c)
+{
+	*c = (struct config){.log_level = LOG_INFO};
+}
+
+static void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = (struct strlist){0};
+}
+
+void config_free(struct config *c)
+{
+	free(c->instance);
+	free(c->config_file);
+	free(c->data_dir);
+	free(c->socket_path);
+	free(c->socket_group);
+	free(c->password_file);
+	free(c->device_name);
+	strlist_free(&c->listen);
+	strlist_free(&c->bootstrap);
+	strlist_free(&c->mdns_interfaces);
+	config_init(c);
+}
+
+bool config_has(const struct config *c, enum config_key key)
+{
+	return c->set & (1u << key);
+}
+
+const char *config_instance(const struct config *c)
+{
+	return c->instance ? c->instance : PATHS_DEFAULT_INSTANCE;
+}
+
+static int bad(struct errmsg *err, const struct config *c, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int bad(struct errmsg *err, const struct config *c, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->text, sizeof(err->text), fmt, ap);
+		va_end(ap);
+		errmsg_prefix(err, c->origin ? c->origin : "config");
+	}
+	return -EINVAL;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *ret = false, 0;
+	}
+	return -EINVAL;
+}
+
+static int check_multiaddr(struct config *c, enum config_key key, const char *v, char **ret,
+                           struct errmsg *err)
+{
+	struct multiaddr ma = {0};
+	struct errmsg me = {{0}};
+	int r = multiaddr_parse(v, &ma, &me);
+	if (r < 0)
+		return bad(err, c, "%s", me.text[0] ? me.text : "not a multiaddr");
+	struct peerid id;
+	if (key == CONFIG_BOOTSTRAP && multiaddr_get_p2p(&ma, &id) != 1) {
+		multiaddr_free(&ma);
+		return bad(err, c, "bootstrap address '%s' must end with /p2p/<peer id>", v);
+	}
+	char text[MULTIADDR_TEXT_MAX];
+	r = multiaddr_to_string(&ma, text, sizeof(text));
+	multiaddr_free(&ma);
+	if (r < 0)
+		return bad(err, c, "cannot print multiaddr '%s'", v);
+	*ret = strdup(text);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int check_ifname(struct config *c, const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= IF_NAMESIZE || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '/' || v[i] == ':' || (unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
+/* Syntax only; whether the group exists is checked when the socket is
+ * made (groups can appear between start-ups). */
+static int check_group(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 32 || v[0] == '-')
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' || v[i] == '.'))
+			return -EINVAL;
+	return 0;
+}
+
+/* A checked, owned copy of the value for key, or a negative errno. */
+static int check_value(struct config *c, const struct config_option *o, const char *v,
+                       bool from_file, char **ret, struct errmsg *err)
+{
+	struct errmsg e = {{0}};
+	switch (o->key) {
+	case CONFIG_INSTANCE:
+		if (paths_instance_check(v, &e) < 0)
+			return bad(err, c, "%s", e.text);
+		break;
+	case CONFIG_LISTEN:
+	case CONFIG_BOOTSTRAP:
+		return check_multiaddr(c, o->key, v, ret, err);
+	case CONFIG_MDNS_INTERFACE:
+		if (check_ifname(c, v) < 0)
+			return bad(err, c, "'%s' is not an interface name", v);
+		break;
+	case CONFIG_SOCKET_GROUP:
+		if (check_group(v) < 0)
+			return bad(err, c, "'%s' is not a group name or number", v);
+		break;
+	case CONFIG_DEVICE_NAME:
+		if (devname_check(v, &e) < 0)
+			return bad(err, c, "%s", e.text);
+		break;
+	case CONFIG_LOG_LEVEL: {
+		int level;
+		if (log_level_parse(v, &level, &e) < 0)
+			return bad(err, c, "%s", e.text);
+		break;
+	}
+	default: /* paths */
+		if (from_file && v[0] != '/')
+			return bad(err, c, "'%s' is a relative path; use an absolute one", v);
+		if (o->key == CONFIG_SOCKET && strlen(v) > PATHS_SOCKET_MAX)
+			return bad(err, c, "socket path is too long for a Unix socket (%s)", v);
+		break;
+	}
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int list_add(struct config *c, struct strlist *l, char *v, struct errmsg *err)
+{
+	if (l->n >= CONFIG_LIST_MAX) {
+		free(v);
+		return bad(err, c, "more than %d values", CONFIG_LIST_MAX);
+	}
+	char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(v);
+		return -ENOMEM;
+	}
+	l->v = nv;
+	l->v[l->n++] = v;
+	return 0;
+}
+
+static bool *flag_field(struct config *c, enum config_key key)
+{
+	switch (key) {
+	case CONFIG_NO_MDNS:
+		return &c->no_mdns;
+	case CONFIG_FOREGROUND:
+		return &c->foreground;
+	case CONFIG_HELP:
+		return &c->help;
+	default:
+		return &c->version;
+	}
+}
+
+static char **string_field(struct config *c, enum config_key key)
+{
+	switch (key) {
+	case CONFIG_INSTANCE:
+		return &c->instance;
+	case CONFIG_CONFIG:
+		return &c->config_file;
+	case CONFIG_DATA_DIR:
+		return &c->data_dir;
+	case CONFIG_SOCKET:
+		return &c->socket_path;
+	case CONFIG_SOCKET_GROUP:
+		return &c->socket_group;
+	case CONFIG_PASSWORD_FILE:
+		return &c->password_file;
+	default:
+		return &c->device_name;
+	}
+}
+
+static struct strlist *list_field(struct config *c, enum config_key key)
+{
+	return key == CONFIG_LISTEN      ? &c->listen
+	       : key == CONFIG_BOOTSTRAP ? &c->bootstrap
+	                                 : &c->mdns_interfaces;
+}
+
+int config_set(struct config *c, const struct config_option *o, const char *value, bool from_file,
+               struct errmsg *err)
+{
+	if (!o->takes_value) {
+		bool v = true;
+		if (from_file && parse_bool(value, &v) < 0)
+			return bad(err, c, "'%s' is not a boolean (use true or false)", value);
+		*flag_field(c, o->key) = v;
+		c->set |= 1u << o->key;
+		return 0;
+	}
+	if (!value || !value[0])
+		return bad(err, c, "needs a value (%s)", o->metavar);
+	char *v = NULL;
+	int r = check_value(c, o, value, from_file, &v, err);
+	if (r < 0)
+		return r;
+	if (o->key == CONFIG_LOG_LEVEL) {
+		log_level_parse(v, &c->log_level, NULL);
+		free(v);
+	} else if (o->list) {
+		r = list_add(c, list_field(c, o->key), v, err);
+		if (r < 0)
+			return r;
+	} else {
+		char **f = string_field(c, o->key);
+		free(*f);
+		*f = v;
+	}
+	c->set |= 1u << o->key;
+	return 0;
+}
+
+static void move_str(char **dst, char **src)
+{
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+}
+
+static void move_list(struct strlist *dst, struct strlist *src)
+{
+	strlist_free(dst);
+	*dst = *src;
+	*src = (struct strlist){0};
+}
+
+void config_merge(struct config *dst, struct config *src)
+{
+	for (const struct config_option *o = config_options; o->name; o++) {
+		if (!config_has(src, o->key))
+			continue;
+		if (o->key == CONFIG_LOG_LEVEL)
+			dst->log_level = src->log_level;
+		else if (!o->takes_value)
+			*flag_field(dst, o->key) = *flag_field(src, o->key);
+		else if (o->list)
+			move_list(list_field(dst, o->key), list_field(src, o->key));
+		else
+			move_str(string_field(dst, o->key), string_field(src, o->key));
+		dst->set |= 1u << o->key;
+	}
+	config_free(src);
+}

@@ -1,0 +1,119 @@
+/* sdnetd's configuration: command-line options and the config file.
+ *
+ * One table (config_options[]) names every setting once; the command line
+ * (--name VALUE) and the file (name = value) both go through config_set(),
+ * so a value is checked the same way wherever it comes from. The file format
+ * and the rules (command line wins; lists given on the command line replace
+ * the file's) are in docs/operations.md.
+ *
+ * Ownership: a struct config owns all its strings; config_free() releases
+ * them. Errors are -EINVAL with err naming the option or "file:line".
+ *
+ * (Named daemon-config.h, not config.h, because the build's generated
+ * config.h with SDNETD_VERSION is included as "config.h" everywhere.) */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "errmsg.h"
+#include "paths.h"
+
+enum config_key {
+	CONFIG_INSTANCE,
+	CONFIG_CONFIG,
+	CONFIG_DATA_DIR,
+	CONFIG_SOCKET,
+	CONFIG_SOCKET_GROUP,
+	CONFIG_LISTEN,
+	CONFIG_BOOTSTRAP,
+	CONFIG_NO_MDNS,
+	CONFIG_MDNS_INTERFACE,
+	CONFIG_PASSWORD_FILE,
+	CONFIG_LOG_LEVEL,
+	CONFIG_FOREGROUND,
+	CONFIG_DEVICE_NAME,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+	CONFIG_NKEYS,
+};
+
+/* Caps on what a config can hold (a file is hand-written; these only stop
+ * a runaway generator). */
+#define CONFIG_LIST_MAX 64
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX ((size_t)1 << 20)
+#define CONFIG_DEFAULT_LISTEN "/ip4/127.0.0.1/tcp/0"
+
+struct config_option {
+	const char *name; /* long option, and key in the file */
+	enum config_key key;
+	bool takes_value; /* false: a flag (in the file: a boolean value) */
+	bool in_file;     /* allowed in the config file */
+	bool list;        /* repeatable; values accumulate */
+	const char *metavar;
+	const char *help;
+};
+/* Ends with a row whose name is NULL. */
+extern const struct config_option config_options[];
+const struct config_option *config_option_find(const char *name);
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+struct config {
+	char *instance;           /* NULL until set; config_instance() gives the default */
+	char *config_file;        /* --config; after config_load: the file read, or NULL */
+	char *data_dir;           /* NULL: derive (paths.h) */
+	char *socket_path;        /* NULL: derive */
+	char *socket_group;       /* also allowed on the socket (name or gid); NULL: none */
+	char *password_file;      /* NULL: $CREDENTIALS_DIRECTORY/sdnetd.password or none */
+	char *device_name;        /* NULL: keep the stored one */
+	struct strlist listen;    /* canonical multiaddr text */
+	struct strlist bootstrap; /* canonical multiaddr text, each ends in /p2p/<id> */
+	struct strlist mdns_interfaces;
+	bool no_mdns;
+	bool foreground;
+	bool help;
+	bool version;
+	int log_level; /* syslog priority */
+	uint32_t set;  /* bit (1u << key) for every key given */
+	/* Where the next value comes from, for messages: "--listen" or "f:3". */
+	const char *origin;
+};
+
+void config_init(struct config *c);
+void config_free(struct config *c);
+bool config_has(const struct config *c, enum config_key key);
+const char *config_instance(const struct config *c);
+
+/* Check and store one value (value is ignored for flags on the command
+ * line; in a file a flag's value is a boolean word). For lists, appends. */
+int config_set(struct config *c, const struct config_option *opt, const char *value, bool from_file,
+               struct errmsg *err);
+
+/* Every key set in src replaces dst's value (lists are replaced whole);
+ * src is left empty. */
+void config_merge(struct config *dst, struct config *src);
+
+/* Command line (getopt_long; argv[0] skipped). Relative paths are made
+ * absolute against the current directory. Errors name the option. */
+int config_parse_args(struct config *c, int argc, char *const *argv, struct errmsg *err);
+void config_usage(FILE *f);
+
+/* The config file format; name is used in messages ("name:line: ..."). */
+int config_parse_text(struct config *c, const char *name, const char *text, size_t len,
+                      struct errmsg *err);
+/* Read and parse a file (up to CONFIG_FILE_MAX bytes). */
+int config_parse_file(struct config *c, const char *path, struct errmsg *err);
+
+/* The whole thing: the command line, then the file (--config, or the
+ * instance's default file if it exists), command line over file, then
+ * defaults (listen). ret is initialised here; free it even on error.
+ * With --help or --version only the command line is parsed. */
+int config_load(struct config *ret, int argc, char *const *argv, const struct paths_env *env,
+                struct errmsg *err);

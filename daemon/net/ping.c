@@ -1,0 +1,322 @@
+/* libp2p ping, both roles; see ping.h. */
+#include "ping.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "crypto.h"
+
+/* ---- responder ---------------------------------------------------------- */
+
+/* Unsent echo bytes we hold before we stop reading (backpressure): two
+ * rounds' worth is plenty for a well-behaved pinger. */
+#define PING_ECHO_BACKLOG (2 * PING_SIZE)
+
+struct ping_echo {
+	struct stream *s;
+	struct buf out;
+};
+
+static void echo_flush(struct ping_echo *e)
+{
+	while (e->out.len) {
+		long n = stream_write(e->s, e->out.data, e->out.len);
+		if (n <= 0)
+			return; /* wait for on_writable (or on_closed) */
+		buf_consume(&e->out, (size_t)n);
+	}
+}
+
+static void echo_pump(struct ping_echo *e)
+{
+	const uint8_t *p;
+	size_t len;
+	stream_peek(e->s, &p, &len);
+	while (len >= PING_SIZE && e->out.len < PING_ECHO_BACKLOG) {
+		if (buf_append(&e->out, p, PING_SIZE) < 0) {
+			stream_reset(e->s);
+			return;
+		}
+		stream_consume(e->s, PING_SIZE);
+		stream_peek(e->s, &p, &len);
+	}
+	echo_flush(e);
+	/* The pinger closed and everything whole was echoed: finish. A partial
+	 * trailing ping is dropped, as js does. */
+	if (stream_peer_closed(e->s) && e->out.len == 0 && len < PING_SIZE)
+		stream_close_write(e->s);
+}
+
+static void echo_on_data(struct stream *s, void *ctx)
+{
+	echo_pump(ctx);
+}
+
+static void echo_on_writable(struct stream *s, void *ctx)
+{
+	echo_pump(ctx);
+}
+
+static void echo_on_closed(struct stream *s, int err, void *ctx)
+{
+	struct ping_echo *e = ctx;
+	buf_free(&e->out);
+	free(e);
+}
+
+static const struct stream_callbacks echo_callbacks = {
+        .on_data = echo_on_data,
+        .on_writable = echo_on_writable,
+        .on_eof = echo_on_data,
+        .on_closed = echo_on_closed,
+};
+
+static void ping_on_stream(struct stream *s, void *ctx)
+{
+	struct ping_echo *e = calloc(1, sizeof(*e));
+	if (!e) {
+		stream_reset(s);
+		return;
+	}
+	e->s = s;
+	stream_set_callbacks(s, &echo_callbacks, e);
+	echo_pump(e); /* bytes may have arrived with the negotiation */
+}
+
+static const struct protocol_handler ping_handlers[] = {
+        {PING_PROTOCOL_ID, ping_on_stream, .max_inbound_per_peer = 2},
+        {0},
+};
+
+int ping_register(struct host *h)
+{
+	return protocols_register(host_protocols(h), ping_handlers, NULL);
+}
+
+/* ---- pinger ------------------------------------------------------------- */
+
+struct ping_op {
+	struct host *host;
+	struct stream *s; /* NULL until negotiated, and after we let go */
+	struct event *timer;
+	ping_cb cb;
+	void *ctx;
+	unsigned count, done;
+	uint32_t interval_ms;
+	uint8_t payload[PING_SIZE];
+	size_t written;
+	uint64_t t0_us;
+	bool waiting_echo;
+	bool opening;   /* host_open_stream has not called back yet */
+	bool cancelled; /* owner gave up while opening or inside its callback */
+	bool in_cb;
+};
+
+static void op_free(struct ping_op *op)
+{
+	if (op->timer)
+		event_free(op->timer);
+	free(op);
+}
+
+static void noop_data(struct stream *s, void *ctx)
+{
+}
+
+static void noop_closed(struct stream *s, int err, void *ctx)
+{
+}
+
+/* Callbacks for a stream we no longer care about (owner freed the op). */
+static const struct stream_callbacks detached_callbacks = {
+        .on_data = noop_data,
+        .on_writable = noop_data,
+        .on_eof = noop_data,
+        .on_closed = noop_closed,
+};
+
+/* Let go of the stream: a clean FIN after the last round, or a reset on
+ * error, and never hear from it again. */
+static void detach(struct ping_op *op, bool reset)
+{
+	if (!op->s)
+		return;
+	struct stream *s = op->s;
+	op->s = NULL;
+	stream_set_callbacks(s, &detached_callbacks, NULL);
+	if (reset)
+		stream_reset(s);
+	else
+		stream_close_write(s);
+}
+
+static void fail(struct ping_op *op, int err, const char *msg)
+{
+	detach(op, true);
+	op->cb(0, err, msg, true, op->ctx);
+	op_free(op);
+}
+
+static void send_more(struct ping_op *op)
+{
+	while (op->written < PING_SIZE) {
+		long n = stream_write(op->s, op->payload + op->written, PING_SIZE - op->written);
+		if (n < 0) {
+			fail(op, (int)n, "could not write the ping");
+			return;
+		}
+		if (n == 0)
+			return; /* on_writable resumes */
+		op->written += (size_t)n;
+	}
+}
+
+static void start_round(struct ping_op *op)
+{
+	if (crypto_random(op->payload, sizeof(op->payload)) < 0) {
+		fail(op, -EIO, "no random bytes for the ping");
+		return;
+	}
+	op->written = 0;
+	op->waiting_echo = true;
+	op->t0_us = mono_us();
+	struct timeval tv = {PING_TIMEOUT_MS / 1000, 0};
+	event_add(op->timer, &tv);
+	send_more(op);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ping_op *op = arg;
+	if (op->waiting_echo)
+		fail(op, -ETIMEDOUT, "no answer within 10 s");
+	else
+		start_round(op);
+}
+
+static void op_on_data(struct stream *s, void *ctx)
+{
+	struct ping_op *op = ctx;
+	const uint8_t *p;
+	size_t len;
+	stream_peek(s, &p, &len);
+	if (!op->waiting_echo || len < PING_SIZE)
+		return;
+	if (op->written < PING_SIZE || !crypto_equal(p, op->payload, PING_SIZE)) {
+		fail(op, -EBADMSG, "the peer echoed different bytes");
+		return;
+	}
+	stream_consume(s, PING_SIZE);
+	uint64_t rtt = mono_us() - op->t0_us;
+	op->waiting_echo = false;
+	event_del(op->timer);
+	op->done++;
+	bool last = op->done >= op->count;
+	if (last)
+		detach(op, false);
+	op->in_cb = true;
+	op->cb(rtt, 0, NULL, last, op->ctx);
+	op->in_cb = false;
+	if (last || op->cancelled) {
+		detach(op, true);
+		op_free(op);
+		return;
+	}
+	struct timeval tv = {op->interval_ms / 1000, (op->interval_ms % 1000) * 1000};
+	event_add(op->timer, &tv);
+}
+
+static void op_on_writable(struct stream *s, void *ctx)
+{
+	struct ping_op *op = ctx;
+	if (op->waiting_echo)
+		send_more(op);
+}
+
+static void op_on_eof(struct stream *s, void *ctx)
+{
+	fail(ctx, -ECONNRESET, "the peer closed the ping stream");
+}
+
+static void op_on_closed(struct stream *s, int err, void *ctx)
+{
+	struct ping_op *op = ctx;
+	op->s = NULL; /* gone: nothing to reset */
+	fail(op, err ? err : -ECONNRESET, "the ping stream closed early");
+}
+
+static const struct stream_callbacks op_callbacks = {
+        .on_data = op_on_data,
+        .on_writable = op_on_writable,
+        .on_eof = op_on_eof,
+        .on_closed = op_on_closed,
+};
+
+static void on_opened(struct stream *s, int err, void *ctx)
+{
+	struct ping_op *op = ctx;
+	op->opening = false;
+	if (op->cancelled) {
+		if (s)
+			stream_reset(s);
+		op_free(op);
+		return;
+	}
+	if (!s) {
+		op->cb(0, err,
+		       err == -ENOPROTOOPT ? "the peer does not support ping"
+		                           : "could not open a ping stream",
+		       true, op->ctx);
+		op_free(op);
+		return;
+	}
+	op->s = s;
+	stream_set_callbacks(s, &op_callbacks, op);
+	start_round(op);
+}
+
+int ping_start(struct host *h, struct conn *c, unsigned count, uint32_t interval_ms, ping_cb cb,
+               void *ctx, struct ping_op **ret)
+{
+	if (count == 0 || !cb)
+		return -EINVAL;
+	struct ping_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->host = h;
+	op->cb = cb;
+	op->ctx = ctx;
+	op->count = count;
+	op->interval_ms = interval_ms;
+	op->timer = evtimer_new(host_base(h), on_timer, op);
+	if (!op->timer) {
+		free(op);
+		return -ENOMEM;
+	}
+	op->opening = true;
+	int r = host_open_stream(h, c, PING_PROTOCOL_ID, on_opened, op);
+	if (r < 0) {
+		op_free(op);
+		return r;
+	}
+	if (ret)
+		*ret = op;
+	return 0;
+}
+
+void ping_cancel(struct ping_op *op)
+{
+	if (!op)
+		return;
+	if (op->opening || op->in_cb) {
+		op->cancelled = true; /* on_opened or op_on_data frees it */
+		event_del(op->timer);
+		return;
+	}
+	detach(op, true);
+	op_free(op);
+}
