@@ -31,11 +31,14 @@
 /* Lines of the daemon's log shown when it dies during start-up. */
 #define LOG_TAIL_LINES 15
 #define MAX_DAEMON_ARGS 256
+/* path, --foreground, --socket PATH, --instance NAME */
+#define HEAD_SLOTS 6
 
 struct start {
 	struct cli *cli;
 	char *argv[MAX_DAEMON_ARGS];
-	int argc;
+	int argc;  /* end of the user's options */
+	int first; /* where the vector starts (see build_argv) */
 	char *daemon;
 	char *log_path;
 	pid_t pid;
@@ -46,7 +49,7 @@ static int add_arg(struct start *s, char *arg)
 {
 	if (s->argc + 1 >= MAX_DAEMON_ARGS)
 		return out_usage(s->cli, "too many sdnetd options (at most %d)",
-		                 MAX_DAEMON_ARGS - 8);
+		                 MAX_DAEMON_ARGS - HEAD_SLOTS - 1);
 	s->argv[s->argc++] = arg;
 	return CLI_EXIT_OK;
 }
@@ -103,27 +106,26 @@ static int parse_args(struct start *s, int argc, char **argv)
 	return r ? r : client_resolve_socket(cli);
 }
 
-/* argv for sdnetd: path, --foreground, --instance, [--socket], then the
- * user's options. Parsed first: `start --instance X` changes the instance. */
+/* argv for sdnetd: path, --foreground, [--socket PATH], --instance NAME, then
+ * the user's options. Those are parsed first (`start --instance X` changes
+ * the instance), into the slots after HEAD_SLOTS; the head is filled
+ * backwards in front of them, so s->argv + s->first is the whole vector. */
 static int build_argv(struct start *s, int argc, char **argv)
 {
-	s->argc = 6; /* room for the fixed head, filled below */
+	s->argc = HEAD_SLOTS;
 	int r = parse_args(s, argc, argv);
 	if (r)
 		return r;
-	char **head = s->argv + 6;
-	int n = 0;
-	head[--n] = (char *)s->cli->instance;
-	head[--n] = "--instance";
-	head[--n] = "--foreground";
-	if (s->cli->socket_given) {
-		/* Shift in front of the instance: ... --socket PATH --instance X */
-		head[--n] = (char *)s->cli->socket;
-		head[--n] = "--socket";
-	}
-	head[--n] = NULL; /* argv[0], the daemon's path, set once found */
-	s->first = 6 + n;
 	s->argv[s->argc] = NULL;
+	int i = HEAD_SLOTS;
+	s->argv[--i] = (char *)s->cli->instance;
+	s->argv[--i] = "--instance";
+	if (s->cli->socket_given) {
+		s->argv[--i] = (char *)s->cli->socket;
+		s->argv[--i] = "--socket";
+	}
+	s->argv[--i] = "--foreground";
+	s->first = --i; /* the daemon's path goes here once found */
 	return CLI_EXIT_OK;
 }
 
@@ -306,7 +308,7 @@ static int launch(struct start *s)
 	free(dir);
 	int fd = r < 0 ? r : spawn_open_log(s->log_path, &err);
 	if (fd >= 0) {
-		r = spawn_detached(s->argv, fd, &s->pid, &err);
+		r = spawn_detached(s->argv + s->first, fd, &s->pid, &err);
 		close(fd);
 	}
 	if (fd < 0 || r < 0)
@@ -332,7 +334,7 @@ int cmd_start_run(struct cli *cli, int argc, char **argv)
 	struct errmsg err = {0};
 	if (spawn_find_daemon(&s.daemon, &err) < 0)
 		return out_error(cli, CLI_EXIT_FAILURE, 0, "%s", err.text);
-	s.argv[0] = s.daemon;
+	s.argv[s.first] = s.daemon;
 	r = launch(&s);
 	free(s.daemon);
 	free(s.log_path);

@@ -72,7 +72,8 @@ DAEMON_CASES = [
     ("network-info-json", ["--json"] + I + ["network", "info"]),
     ("stop", I + ["stop"]),
     ("status-after-stop", I + ["status"]),
-    ("start-json", ["--json"] + START),
+    # The seed's spelling: --instance after `start`.
+    ("start-json", ["--json", "start"] + I + START[3:]),
     ("stop-json", ["--json"] + I + ["stop"]),
 ]
 # What sdnetd --help must mention for the daemon cases to run.
