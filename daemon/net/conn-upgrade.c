@@ -167,8 +167,11 @@ static int start_yamux(struct conn *c)
 {
 	struct yamux_config cfg;
 	yamux_config_default(&cfg);
-	cfg.max_inbound_streams = c->h->lim.max_streams_per_conn;
-	cfg.max_outbound_streams = c->h->lim.max_streams_per_conn;
+	/* The stream layer enforces max_streams_per_conn (both directions
+	 * together, counted in refused_limit); yamux's own caps are only a
+	 * backstop above it, or it would refuse first without counting. */
+	cfg.max_inbound_streams = 2 * c->h->lim.max_streams_per_conn;
+	cfg.max_outbound_streams = 2 * c->h->lim.max_streams_per_conn;
 	enum yamux_role role = c->dir == CONN_OUTBOUND ? YAMUX_CLIENT : YAMUX_SERVER;
 	int r = yamux_session_new(role, &cfg, &c->ymx);
 	if (r < 0) {
@@ -248,7 +251,7 @@ static int step_handshake(struct conn *c, bool *progress)
 		return 0;
 	long n = noise_feed(c->noise, p, len);
 	if (n < 0) {
-		conn_fail(c, (int)n, "noise: %s", noise_error(c->noise));
+		conn_fail(c, (int)n, "%s", noise_error(c->noise));
 		return (int)n;
 	}
 	tcp_sock_consume(c->sock, (size_t)n);
@@ -272,7 +275,7 @@ static int decrypt_more(struct conn *c, bool *progress)
 	size_t take = len < CONN_DECRYPT_CHUNK ? len : CONN_DECRYPT_CHUNK;
 	int r = noise_decrypt(c->noise, p, take, &c->pt);
 	if (r < 0) {
-		conn_fail(c, r, "noise: %s", noise_error(c->noise));
+		conn_fail(c, r, "%s", noise_error(c->noise));
 		return r;
 	}
 	tcp_sock_consume(c->sock, take);
@@ -313,7 +316,7 @@ static int step_open(struct conn *c, bool *progress)
 	 * ends the connection with the reason. */
 	conn_drain_events(c);
 	if (n < 0 && c->state != CONN_DEAD)
-		conn_fail(c, (int)n, "yamux: %s", yamux_error(c->ymx));
+		conn_fail(c, (int)n, "%s", yamux_error(c->ymx));
 	return n < 0 ? (int)n : 0;
 }
 

@@ -43,9 +43,9 @@ const char *conn_state_name(enum conn_state s)
 
 static const char *peer_text(const struct conn *c, char *buf, size_t len)
 {
-	if (c->state >= CONN_MUXER && peerid_to_string(&c->peer, buf, len) == 0)
+	if (c->state >= CONN_MUXER && peerid_to_string(&c->peer, buf, len) >= 0)
 		return buf;
-	if (multiaddr_to_string(&c->remote_ma, buf, len) == 0)
+	if (multiaddr_to_string(&c->remote_ma, buf, len) >= 0)
 		return buf;
 	return "?";
 }

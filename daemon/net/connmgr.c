@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-
 static unsigned count_inbound_ip(struct host *h, const struct sockaddr_storage *sa)
 {
 	unsigned n = 0;

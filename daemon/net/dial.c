@@ -161,6 +161,9 @@ int host_dial(struct host *h, const struct multiaddr *ma, uint32_t timeout_ms, h
 {
 	if (!ma || !cb)
 		return -EINVAL;
+	/* A callback run by host_free() must not start new work. */
+	if (h->freeing)
+		return -ESHUTDOWN;
 	struct dial_req *req = req_new(h, ma, cb, ctx);
 	if (!req)
 		return -ENOMEM;

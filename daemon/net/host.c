@@ -7,9 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "protocols.h"
 
 #define HOST_DEFAULT_AGENT "sdnetd"
@@ -29,6 +27,7 @@ static void apply_defaults(struct host_limits *l)
 	DEF(idle_timeout_ms, HOST_DEFAULT_IDLE_TIMEOUT_MS);
 	DEF(ping_interval_ms, HOST_DEFAULT_PING_INTERVAL_MS);
 	DEF(write_stall_timeout_ms, HOST_DEFAULT_WRITE_STALL_TIMEOUT_MS);
+	DEF(negotiation_timeout_ms, HOST_DEFAULT_NEGOTIATION_TIMEOUT_MS);
 #undef DEF
 	if (l->max_conns_per_peer > CONNMGR_PER_PEER_CEILING)
 		l->max_conns_per_peer = CONNMGR_PER_PEER_CEILING;
@@ -153,7 +152,7 @@ const char *host_agent_version(const struct host *h)
 	return h->agent;
 }
 
-struct event_base *host_event_base(const struct host *h)
+struct event_base *host_base(const struct host *h)
 {
 	return h->base;
 }

@@ -36,6 +36,7 @@ struct host_limits {
 	uint32_t idle_timeout_ms;        /* no streams and no traffic */
 	uint32_t ping_interval_ms;       /* yamux keepalive; unanswered by the next one: drop */
 	uint32_t write_stall_timeout_ms; /* queued output making no progress: drop */
+	uint32_t negotiation_timeout_ms; /* multistream-select on one stream */
 };
 
 #define HOST_DEFAULT_MAX_CONNS 256
@@ -48,6 +49,7 @@ struct host_limits {
 #define HOST_DEFAULT_IDLE_TIMEOUT_MS 120000
 #define HOST_DEFAULT_PING_INTERVAL_MS 30000
 #define HOST_DEFAULT_WRITE_STALL_TIMEOUT_MS 60000
+#define HOST_DEFAULT_NEGOTIATION_TIMEOUT_MS 10000
 
 enum conn_direction { CONN_INBOUND, CONN_OUTBOUND };
 
@@ -58,16 +60,25 @@ struct conn_info {
 	const char *transport; /* "tcp" or "quic" */
 	char local_addr[MULTIADDR_TEXT_MAX];
 	char remote_addr[MULTIADDR_TEXT_MAX];
-	uint64_t opened_ms;
+	uint64_t opened_ms; /* CLOCK_MONOTONIC ms when the upgrade finished */
 	unsigned streams;
 	uint64_t bytes_in, bytes_out;
 	uint64_t rtt_ms; /* last yamux ping RTT, 0 before the first answer */
 };
 
-/* Observers (identify, ping, RPC events, persistent connections). */
+/* Observers (identify, ping, RPC events, persistent connections). Both run
+ * from the loop, never inside a host_* call. on_connected: c finished its
+ * upgrade and is the connection in use for its peer (a duplicate that loses
+ * the simultaneous-dial rule at once is never announced). on_disconnected
+ * follows exactly once for every announced connection; the peer may still be
+ * connected through another one (check host_find_conn()). host_free() calls
+ * it synchronously for connections still open, so remove an observer before
+ * freeing what its ctx points to. */
 struct host_observer {
 	void (*on_connected)(struct host *h, struct conn *c, void *ctx);
-	/* err: 0 for an orderly close, else why. */
+	/* err: 0 for an orderly close (GoAway, idle, drained duplicate,
+	 * host_disconnect), else why (-ECONNRESET peer vanished, -ETIMEDOUT
+	 * ping or send stall, -EPROTO protocol violation, ...). */
 	void (*on_disconnected)(struct host *h, const struct conn_info *info, int err, void *ctx);
 	void *ctx;
 };
@@ -80,9 +91,17 @@ struct host_config {
 	struct host_limits limits;
 };
 
+/* Listen on every cfg->listen address (IPv4 and IPv6, port 0 picks one)
+ * and derive our peer ID from cfg->key (copied). Errors: -EINVAL (missing
+ * key or base), -EAFNOSUPPORT (a listen address that is not
+ * /ip4|ip6/<addr>/tcp/<port>), -EADDRINUSE and other bind errors, -ENOMEM;
+ * err names the address. Zero limits take the HOST_DEFAULT_* values. */
 int host_new(struct event_base *base, const struct host_config *cfg, struct host **ret,
              struct errmsg *err);
-/* Close every connection (GoAway, then FIN) and listener; frees. */
+/* Close every connection (GoAway, then FIN) and listener; frees. Pending
+ * dial and open-stream callbacks get -ECANCELED, open streams' on_closed
+ * -ECONNABORTED and observers on_disconnected, all synchronously, before it
+ * returns. NULL-safe. Never call it from one of those callbacks. */
 void host_free(struct host *h);
 
 struct event_base *host_base(const struct host *h);
@@ -91,7 +110,6 @@ const struct privkey *host_key(const struct host *h);
 struct protocols *host_protocols(struct host *h);
 /* cfg->agent_version as copied ("sdnetd" when it was NULL). */
 const char *host_agent_version(const struct host *h);
-struct event_base *host_event_base(const struct host *h);
 /* The addresses we actually listen on (port 0 resolved), without /p2p. */
 size_t host_listen_addrs(const struct host *h, const struct multiaddr **ret);
 int host_add_observer(struct host *h, const struct host_observer *o);
@@ -100,14 +118,32 @@ void host_remove_observer(struct host *h, const struct host_observer *o);
 /* Dial ma (which may end in /p2p/<id>; then the Noise identity must match).
  * Reuses an existing connection to that peer when there is one. cb runs
  * exactly once, later on the loop: conn on success, or NULL and err with a
- * message naming what failed (refused, timed out, peer ID mismatch, limit). */
+ * message naming what failed (refused, timed out, peer ID mismatch, limit).
+ * timeout_ms 0 takes limits.handshake_timeout_ms; it covers TCP connect and
+ * the whole upgrade.
+ * err in cb: -ECONNREFUSED and other connect errors, -ETIMEDOUT, -EPERM (the
+ * peer proved another ID; msg names both), -EBUSY (a limit; msg names it),
+ * -EAFNOSUPPORT (not a TCP multiaddr), -EINVAL (our own ID), -ECONNRESET /
+ * -EPROTO / -EBADMSG (the peer broke the upgrade), -ECANCELED (host_free).
+ * Returns 0, or -EINVAL (NULL ma or cb) / -ENOMEM / -ESHUTDOWN (called from
+ * a callback host_free() runs), and then cb never runs.
+ * A struct conn * stays valid until on_disconnected has run for it (or, for
+ * a connection never announced, until the loop turns after it closed):
+ * look it up again with host_find_conn() rather than keeping it. */
 typedef void (*host_dial_cb)(struct host *h, struct conn *c, int err, const char *msg, void *ctx);
 int host_dial(struct host *h, const struct multiaddr *ma, uint32_t timeout_ms, host_dial_cb cb,
               void *ctx);
 
 /* Open a stream on c and negotiate protocol; cb runs once, later: the stream
  * (its callbacks not yet set: set them in cb) or NULL and err (-ENOPROTOOPT
- * when the peer does not speak it). */
+ * when the peer does not speak it, -ETIMEDOUT when it did not answer within
+ * limits.negotiation_timeout_ms, -ECONNRESET when it reset the stream,
+ * e.g. over its stream caps, -ECONNABORTED when the connection went,
+ * -ECANCELED from host_free). Returns 0, or (cb never runs): -EINVAL (bad
+ * protocol ID), -ENOTCONN (c is closed), -ESHUTDOWN (c is draining: use
+ * host_find_conn() for the peer's current one), -EMFILE (max_streams_per_conn,
+ * counted in refused_limit), -EAGAIN (256 streams not yet acknowledged by
+ * the peer), -ENOMEM. */
 typedef void (*host_stream_cb)(struct stream *s, int err, void *ctx);
 int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
                      void *ctx);
@@ -116,7 +152,9 @@ int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_
 struct conn *host_find_conn(struct host *h, const struct peerid *peer);
 /* Snapshot every established connection; caller frees *ret. */
 int host_list_conns(struct host *h, struct conn_info **ret, size_t *ret_n);
-/* Close all connections to peer. */
+/* Close all connections to peer (GoAway, then FIN; its streams get
+ * -ECONNABORTED), including dials still upgrading towards it. 0, or
+ * -ENOTCONN when there were none. */
 int host_disconnect(struct host *h, const struct peerid *peer);
 
 void conn_get_info(const struct conn *c, struct conn_info *ret);
@@ -126,7 +164,12 @@ void conn_set_slot(struct conn *c, unsigned slot, void *data, void (*free_fn)(vo
 void *conn_get_slot(const struct conn *c, unsigned slot);
 enum { CONN_SLOT_IDENTIFY, CONN_SLOT_PING, CONN_SLOT_MAX = 8 };
 
-/* Counters of every cap, readable over RPC (net.stats). */
+/* Counters of every cap, readable over RPC (net.stats). conns: established
+ * (draining ones included); handshaking: accepted or dialed, not yet
+ * upgraded; streams: open, negotiating included. refused_handshake:
+ * max_handshaking refusals; refused_limit: every other cap (max_conns,
+ * per peer, per IP, streams per connection, per-protocol inbound streams).
+ * handshake_failures: upgrades that failed (timeouts counted apart). */
 struct host_stats {
 	unsigned conns, handshaking, streams;
 	uint64_t refused_limit, refused_handshake, handshake_failures, handshake_timeouts;

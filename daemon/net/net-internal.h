@@ -176,6 +176,7 @@ struct stream {
 	bool reset_local; /* stream_reset() was called */
 	int close_err;
 	struct event *defer;
+	struct event *neg_timer; /* while negotiating */
 };
 
 /* Allocate and link a stream to c (counts it); NULL on ENOMEM. */

@@ -35,6 +35,34 @@ static bool flush_output(struct stream *s)
 	return n >= 0 && (size_t)n == len;
 }
 
+static void fail(struct stream *s, int err, const char *why);
+
+/* A peer that never finishes negotiating must not hold a stream slot. */
+static void neg_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	if (s->state == STREAM_NEGOTIATING)
+		fail(s, -ETIMEDOUT, "no answer in time");
+}
+
+static int arm_timer(struct stream *s)
+{
+	uint32_t ms = s->conn->h->lim.negotiation_timeout_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	s->neg_timer = evtimer_new(s->conn->h->base, neg_timeout_cb, s);
+	if (!s->neg_timer)
+		return -ENOMEM;
+	evtimer_add(s->neg_timer, &tv);
+	return 0;
+}
+
+static void stop_timer(struct stream *s)
+{
+	if (s->neg_timer)
+		event_free(s->neg_timer);
+	s->neg_timer = NULL;
+}
+
 int stream_negotiate_start(struct stream *s, const char *protocol)
 {
 	int r;
@@ -45,6 +73,9 @@ int stream_negotiate_start(struct stream *s, const char *protocol)
 		size_t n = protocols_ids(s->conn->h->protos, &ids);
 		r = mss_listener_new(ids, n, &s->mss);
 	}
+	if (r < 0)
+		return r;
+	r = arm_timer(s);
 	if (r < 0)
 		return r;
 	s->state = STREAM_NEGOTIATING;
@@ -83,6 +114,7 @@ static void fail(struct stream *s, int err, const char *why)
 	char peer[PEERID_TEXT_MAX] = "";
 	peerid_to_string(&s->conn->peer, peer, sizeof(peer));
 	log_debug("stream to %s: negotiation failed: %s", peer, why);
+	stop_timer(s);
 	host_stream_cb cb = s->open_cb;
 	s->open_cb = NULL;
 	abandon(s);
@@ -113,6 +145,7 @@ static void hand_inbound(struct stream *s)
 
 static void finish(struct stream *s)
 {
+	stop_timer(s);
 	s->protocol = strdup(mss_selected(s->mss));
 	s->mss = mss_free(s->mss);
 	if (!s->protocol) {

@@ -57,6 +57,8 @@ static void stream_free(struct stream *s)
 	mss_free(s->mss);
 	free(s->protocol);
 	event_free(s->defer);
+	if (s->neg_timer)
+		event_free(s->neg_timer);
 	free(s);
 	conn_stream_removed(c);
 }
@@ -184,19 +186,19 @@ void stream_consume(struct stream *s, size_t n)
 
 long stream_write(struct stream *s, const void *data, size_t len)
 {
-	if (s->mux_gone || s->state != STREAM_OPEN)
-		return -ENOTCONN;
 	if (s->write_closed)
 		return -EPIPE;
+	if (s->mux_gone || s->state != STREAM_OPEN)
+		return -ENOTCONN;
 	return s->ops->write(s->impl, data, len);
 }
 
 int stream_close_write(struct stream *s)
 {
-	if (s->mux_gone || s->state != STREAM_OPEN)
-		return -ENOTCONN;
 	if (s->write_closed)
 		return -EPIPE;
+	if (s->mux_gone || s->state != STREAM_OPEN)
+		return -ENOTCONN;
 	s->write_closed = true;
 	return s->ops->close_write(s->impl);
 }

@@ -13,9 +13,13 @@
  * until consumed): that is the backpressure. on_eof: the peer half-closed;
  * on_closed: the stream is gone (reset by either side, connection lost, or
  * both sides finished); err is 0 for an orderly end, else a negative errno
- * (-ECONNRESET reset by peer, -ECONNABORTED connection lost, -ETIMEDOUT).
+ * (-ECONNRESET reset by peer, -ECONNABORTED connection lost, -ETIMEDOUT,
+ * -ECANCELED after our own stream_reset()).
  * After on_closed the handler must not touch the stream again; the stream is
- * freed by its owner right after the callback returns.
+ * freed by its owner right after the callback returns. Set the callbacks
+ * inside on_stream() / the open callback: a stream that closes before it has
+ * any is freed without a word. Bytes and EOF that arrived before the
+ * callbacks were set are delivered (deferred) once they are.
  *
  * Writing: stream_write() takes what the flow-control window and output
  * buffer allow and returns that count (possibly 0); when it took less than
@@ -51,6 +55,7 @@ void stream_peek(struct stream *s, const uint8_t **ret_ptr, size_t *ret_len);
 void stream_consume(struct stream *s, size_t n);
 /* Returns bytes accepted (0..len) or negative errno: -EPIPE after
  * close_write, -ENOTCONN when the stream is gone. */
+/* stream_close_write(): 0, -EPIPE (already closed), -ENOTCONN (gone). */
 long stream_write(struct stream *s, const void *data, size_t len);
 int stream_close_write(struct stream *s);
 void stream_reset(struct stream *s);
