@@ -48,3 +48,4 @@ struct cli_command {
 /* Command tables, each ending with a zeroed row. */
 extern const struct cli_command cli_daemon_commands[];
 extern const struct cli_command cli_network_commands[];
+extern const struct cli_command cli_pair_commands[];

@@ -102,9 +102,16 @@ int client_connect(const struct cli *cli, bool quiet, struct conn **ret)
 int client_call(const struct cli *cli, struct conn *c, const char *method, json_t *params,
                 json_t **ret_result)
 {
+	return client_call_notes(cli, c, method, params, CLI_RPC_TIMEOUT_MS, NULL, NULL,
+	                         ret_result);
+}
+
+int client_call_notes(const struct cli *cli, struct conn *c, const char *method, json_t *params,
+                      int timeout_ms, conn_note_fn note, void *ctx, json_t **ret_result)
+{
 	struct errmsg err = {0};
 	struct conn_reply reply = {0};
-	int r = conn_call(c, method, params, CLI_RPC_TIMEOUT_MS, &reply, &err);
+	int r = conn_call_notes(c, method, params, timeout_ms, note, ctx, &reply, &err);
 	if (r < 0)
 		return out_error(cli, CLI_EXIT_FAILURE, 0, "%s: %s", method, err.text);
 	if (reply.code) {

@@ -25,6 +25,11 @@ int client_connect(const struct cli *cli, bool quiet, struct conn **ret);
 int client_call(const struct cli *cli, struct conn *c, const char *method, json_t *params,
                 json_t **ret_result);
 
+/* client_call() with its own time limit, handing notifications that arrive
+ * meanwhile to note (see conn_call_notes). */
+int client_call_notes(const struct cli *cli, struct conn *c, const char *method, json_t *params,
+                      int timeout_ms, conn_note_fn note, void *ctx, json_t **ret_result);
+
 /* Print "sdnetd (instance X) is not running", with the command that starts
  * it when start_hint is set. Returns CLI_EXIT_NOT_RUNNING. */
 int client_not_running(const struct cli *cli, bool start_hint);

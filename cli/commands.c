@@ -13,6 +13,7 @@
 static const struct cli_command *const tables[] = {
         cli_daemon_commands,
         cli_network_commands,
+        cli_pair_commands,
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))

@@ -213,6 +213,12 @@ static bool is_our_response(json_t *msg, json_int_t id)
 int conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
               struct conn_reply *ret, struct errmsg *err)
 {
+	return conn_call_notes(c, method, params, timeout_ms, NULL, NULL, ret, err);
+}
+
+int conn_call_notes(struct conn *c, const char *method, json_t *params, int timeout_ms,
+                    conn_note_fn note, void *ctx, struct conn_reply *ret, struct errmsg *err)
+{
 	long long deadline = now_ms() + timeout_ms;
 	json_int_t id = c->next_id++;
 	int r = send_request(c, id, method, params, deadline, err);
@@ -224,6 +230,8 @@ int conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms
 		if (r < 0)
 			return r;
 		if (!is_our_response(msg, id)) {
+			if (note && jsonrpc_kind_of(msg) == JSONRPC_KIND_NOTIFICATION)
+				note(msg, ctx);
 			json_decref(msg); /* an event notification or a stray answer */
 			continue;
 		}
@@ -240,6 +248,42 @@ int conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms
 		                           .message = resp.message};
 		return 0;
 	}
+}
+
+int conn_send(struct conn *c, const char *method, json_t *params, int timeout_ms,
+              json_int_t *ret_id, struct errmsg *err)
+{
+	json_int_t id = c->next_id++;
+	int r = send_request(c, id, method, params, now_ms() + timeout_ms, err);
+	if (r == 0)
+		*ret_id = id;
+	return r;
+}
+
+int conn_next(struct conn *c, int timeout_ms, json_t **ret, struct errmsg *err)
+{
+	return next_msg(c, now_ms() + timeout_ms, ret, err);
+}
+
+int conn_reply_take(json_t *msg, struct conn_reply *ret, struct errmsg *err)
+{
+	struct jsonrpc_response resp;
+	int r = jsonrpc_response_parse(msg, &resp, err);
+	if (r < 0) {
+		json_decref(msg);
+		errmsg_prefix(err, "the daemon sent a malformed answer");
+		return r;
+	}
+	*ret = (struct conn_reply){.msg = msg,
+	                           .result = resp.code ? NULL : resp.result,
+	                           .code = resp.code,
+	                           .message = resp.message};
+	return 0;
+}
+
+bool conn_is_response(json_t *msg, json_int_t id)
+{
+	return is_our_response(msg, id);
 }
 
 int conn_wait_eof(struct conn *c, int timeout_ms)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "errmsg.h"
@@ -44,6 +45,28 @@ pid_t conn_peer_pid(const struct conn *c);
  * the daemon closed the connection, -EBADMSG for a malformed answer. */
 int conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
               struct conn_reply *ret, struct errmsg *err);
+
+/* Called for every notification that arrives while a call waits (msg is
+ * the whole JSON-RPC notification, borrowed). */
+typedef void (*conn_note_fn)(json_t *msg, void *ctx);
+
+/* conn_call() that hands notifications to note (NULL: drop them, as
+ * conn_call does) instead of skipping them silently. */
+int conn_call_notes(struct conn *c, const char *method, json_t *params, int timeout_ms,
+                    conn_note_fn note, void *ctx, struct conn_reply *ret, struct errmsg *err);
+
+/* For calls that take long and show progress meanwhile (pair join, pair
+ * generate --wait): send a request without waiting (*ret_id its id), then
+ * read messages one by one with conn_next() (0 and *ret, a response or an
+ * event notification, which the caller decrefs; -ETIMEDOUT when nothing
+ * complete arrived within timeout_ms, which is not fatal; other errors as
+ * conn_call's). conn_is_response() tells whether msg answers request id;
+ * conn_reply_take() turns it into a reply (msg is stolen either way). */
+int conn_send(struct conn *c, const char *method, json_t *params, int timeout_ms,
+              json_int_t *ret_id, struct errmsg *err);
+int conn_next(struct conn *c, int timeout_ms, json_t **ret, struct errmsg *err);
+bool conn_is_response(json_t *msg, json_int_t id);
+int conn_reply_take(json_t *msg, struct conn_reply *ret, struct errmsg *err);
 
 /* Wait until the daemon closes the connection (EOF). Returns 0, -ETIMEDOUT,
  * or another negative errno. Lines received meanwhile are discarded. */

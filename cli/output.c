@@ -59,13 +59,15 @@ int out_exit_for_rpc(int rpc_code)
 	}
 }
 
+/* Reals with 12 significant digits: 0.095, not 0.095000000000000001. */
 int out_json(json_t *v)
 {
 	if (!v) {
 		fprintf(stderr, "error: out of memory\n");
 		return CLI_EXIT_FAILURE;
 	}
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+	                                JSON_REAL_PRECISION(12));
 	json_decref(v);
 	if (!s) {
 		fprintf(stderr, "error: out of memory\n");

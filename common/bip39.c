@@ -165,9 +165,9 @@ static int unknown_word(const struct token *t, size_t pos, struct errmsg *err)
 	int s = bip39_suggest(t->p, t->len);
 	if (s >= 0)
 		return errmsg_set(err, -ENOENT,
-		                  "word %zu '%s' is not in the BIP39 list; did you mean '%s'?", pos,
+		                  "word %zu '%s' is not a BIP39 word; did you mean '%s'?", pos,
 		                  shown, bip39_wordlist[s]);
-	return errmsg_set(err, -ENOENT, "word %zu '%s' is not in the BIP39 list", pos, shown);
+	return errmsg_set(err, -ENOENT, "word %zu '%s' is not a BIP39 word", pos, shown);
 }
 
 static int lookup_token(const struct token *t, uint16_t *ret)

@@ -8,7 +8,7 @@
  * that may be NULL):
  *   -ENOENT   a word is not in the list; the message names the word, its
  *             1-based position and the nearest word, e.g.
- *             "word 3 'abandn' is not in the BIP39 list; did you mean 'abandon'?"
+ *             "word 3 'abandn' is not a BIP39 word; did you mean 'abandon'?"
  *   -EINVAL   wrong number of words (12, 15, 18, 21 or 24 are valid)
  *   -EBADMSG  the checksum does not match (a wrong or swapped word)
  * Unknown words are reported before the word count, the count before the

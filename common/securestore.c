@@ -34,7 +34,9 @@
 /* The sealed plaintext of storage.kdf: decrypting it proves the password. */
 #define CHECK_TEXT "sdnetd securestore password check v1"
 
-static const char *const namespaces[] = {"devices", "connections", "history"};
+/* queue: durable outbound device messages; dedup: ids of durable messages
+ * already handled (daemon/messages). */
+static const char *const namespaces[] = {"devices", "connections", "history", "queue", "dedup"};
 
 struct key_slot {
 	bool used;
@@ -94,8 +96,8 @@ static bool valid_name(const char *ns, const char *name)
 static int ns_error(const char *ns, struct errmsg *err)
 {
 	return errmsg_set(err, -EINVAL,
-	                  "unknown securestore namespace '%.40s' (devices, connections, history or "
-	                  "the root)",
+	                  "unknown securestore namespace '%.40s' (devices, connections, history, "
+	                  "queue, dedup or the root)",
 	                  ns ? ns : "(null)");
 }
 

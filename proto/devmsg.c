@@ -292,6 +292,8 @@ bool devmsg_expects_reply(const devmsg_pb *m)
 		       DEVMSG_PB__SESSION_REFRESH__PHASE__REFRESH_COMMIT;
 	case BODY(NOTIFICATION):
 		return m->notification->n_actions > 0;
+	case BODY(CUSTOM):
+		return m->custom->has_expects_reply && m->custom->expects_reply;
 	default:
 		return false;
 	}

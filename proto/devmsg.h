@@ -63,7 +63,7 @@
 #define DEVMSG_MAX_DEPTH 8
 /* Unknown fields kept per message (newer peers may add some). */
 #define DEVMSG_MAX_UNKNOWN 64
-/* DeviceMessage field numbers from here up are bodies; 5-7 are ignorable
+/* DeviceMessage field numbers from here up are bodies; 6-7 are ignorable
  * envelope extensions. */
 #define DEVMSG_FIRST_BODY_FIELD 8
 
@@ -131,9 +131,9 @@ int devmsg_error_to(const devmsg_pb *request, DevmsgPb__Error__Code code, const 
 const char *devmsg_body_name(DevmsgPb__DeviceMessage__BodyCase body);
 /* Bodies that ask the peer for an answer (Ping, Spacedrop, LibraryAccess
  * and Search requests, SessionRefresh PROPOSE/ACCEPT, Notification with
- * actions): the sender registers their ids in a devmsg_corr. Custom is a
- * request when the sender says so, which is the daemon's business
- * (messages.send). File-transfer bodies belong to the xfer state machine. */
+ * actions, Custom with expects_reply set by its sender, messages.send):
+ * the sender registers their ids in a devmsg_corr. File-transfer bodies
+ * belong to the xfer state machine. */
 bool devmsg_expects_reply(const devmsg_pb *m);
 
 /* ---- request/response correlation ------------------------------------------

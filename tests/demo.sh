@@ -10,4 +10,4 @@ trap 'rm -rf "$data"' EXIT
 "$build/daemon/sdnetd" --version
 # Not exec: the shell stays to remove the data directory after Ctrl-C, which
 # reaches sdnetd too (same process group); sdnetd exits 0 after it.
-"$build/daemon/sdnetd" --foreground --instance demo --data-dir "$data"
+"$build/daemon/sdnetd" --foreground --instance demo --data-dir "$data" --no-mdns

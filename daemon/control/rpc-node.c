@@ -5,12 +5,15 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "core/node.h"
 #include "log.h"
+#include "net/host.h"
 
 static bool not_ready(struct node *n, struct rpc_call *call)
 {
@@ -21,16 +24,35 @@ static bool not_ready(struct node *n, struct rpc_call *call)
 	return true;
 }
 
+/* Where peers can reach us: the bound addresses (port 0 resolved) with
+ * /p2p/<our peer ID>, ready to give to `network connect`. */
+static json_t *listen_addrs(struct node *n)
+{
+	json_t *a = json_array();
+	const struct multiaddr *v = NULL;
+	size_t k = n->host ? host_listen_addrs(n->host, &v) : 0;
+	for (size_t i = 0; a && i < k; i++) {
+		char text[MULTIADDR_TEXT_MAX];
+		if (multiaddr_to_string(&v[i], text, sizeof(text)) < 0)
+			continue;
+		char *full = NULL;
+		if (asprintf(&full, "%s/p2p/%s", text, n->id.peer_id) < 0)
+			continue;
+		json_array_append_new(a, json_string(full));
+		free(full);
+	}
+	return a;
+}
+
 static int run_info(void *ctx, struct rpc_call *call, json_t *params)
 {
 	struct node *n = ctx;
 	if (not_ready(n, call))
 		return 0;
-	/* Listen addresses appear once the transports open them. */
-	json_t *r =
-	        json_pack("{s:s, s:s, s:s, s:s, s:[], s:I}", "peer_id", n->id.peer_id, "device_id",
-	                  n->id.device_id, "device_name", n->id.device_name, "version",
-	                  SDNETD_VERSION, "listen_addrs", "uptime", (json_int_t)node_uptime(n));
+	json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "peer_id", n->id.peer_id,
+	                      "device_id", n->id.device_id, "device_name", n->id.device_name,
+	                      "version", SDNETD_VERSION, "listen_addrs", listen_addrs(n), "uptime",
+	                      (json_int_t)node_uptime(n));
 	if (!r)
 		return -ENOMEM;
 	rpc_call_reply(call, r);

@@ -123,6 +123,7 @@ void config_usage(FILE *f)
 		fprintf(f, "  %-26s %s\n", left, o->help);
 	}
 	fprintf(f,
-	        "\nEvery option but --instance, --config, --foreground, --help and --version can\n"
-	        "also be set in the config file as 'name = value'; see docs/operations.md.\n");
+	        "\nEvery option but --instance, --config, --foreground, --enable-test-protocols,\n"
+	        "--help and --version can also be set in the config file as 'name = value';\n"
+	        "see docs/operations.md.\n");
 }

@@ -38,6 +38,8 @@ const struct config_option config_options[] = {
          "print a banner on stdout and log to stderr"},
         {"device-name", CONFIG_DEVICE_NAME, true, true, false, "NAME",
          "rename this device (kept across restarts)"},
+        {"enable-test-protocols", CONFIG_ENABLE_TEST_PROTOCOLS, false, false, false, NULL,
+         "for tests only: serve the echo test protocol and the test.* RPC methods"},
         {"help", CONFIG_HELP, false, false, false, NULL, "show this help and exit"},
         {"version", CONFIG_VERSION, false, false, false, NULL, "print the version and exit"},
         {0},
@@ -227,6 +229,8 @@ static bool *flag_field(struct config *c, enum config_key key)
 		return &c->no_mdns;
 	case CONFIG_FOREGROUND:
 		return &c->foreground;
+	case CONFIG_ENABLE_TEST_PROTOCOLS:
+		return &c->enable_test_protocols;
 	case CONFIG_HELP:
 		return &c->help;
 	default:

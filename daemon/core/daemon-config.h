@@ -35,6 +35,7 @@ enum config_key {
 	CONFIG_LOG_LEVEL,
 	CONFIG_FOREGROUND,
 	CONFIG_DEVICE_NAME,
+	CONFIG_ENABLE_TEST_PROTOCOLS,
 	CONFIG_HELP,
 	CONFIG_VERSION,
 	CONFIG_NKEYS,
@@ -78,6 +79,7 @@ struct config {
 	struct strlist mdns_interfaces;
 	bool no_mdns;
 	bool foreground;
+	bool enable_test_protocols; /* tests only: the echo protocol and test.* methods */
 	bool help;
 	bool version;
 	int log_level; /* syslog priority */

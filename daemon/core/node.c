@@ -1,6 +1,6 @@
 /* The node's lifecycle (see node.h): start-up in the order that keeps a
- * failed start harmless (lock before store, store before socket, socket
- * before READY), the loop, and shutdown in reverse. */
+ * failed start harmless (lock before store, store before listeners and
+ * socket, socket before READY), the loop, and shutdown in reverse. */
 #include "node.h"
 
 #include <errno.h>
@@ -11,10 +11,14 @@
 
 #include "config.h" /* the build's: SDNETD_VERSION */
 #include "lock.h"
+#include "node-mdns.h"
+#include "node-pairing.h"
 #include "log.h"
 #include "notify.h"
 #include "privdir.h"
+#include "rpc-net.h"
 #include "rpc-node.h"
+#include "rpc-pairing.h"
 #include "rpc.h"
 #include "securestore.h"
 
@@ -55,12 +59,20 @@ static int take_lock(struct node *n, struct errmsg *err)
 	return r;
 }
 
-static const struct rpc_method *const rpc_tables[] = {
-        rpc_node_methods,
-        rpc_events_methods,
-        rpc_discover_methods,
-        NULL,
-};
+/* The method tables served; test.* only with --enable-test-protocols
+ * (proto/openrpc.json marks that prefix optional). */
+static void rpc_tables(const struct node *n, const struct rpc_method *tables[8])
+{
+	size_t k = 0;
+	tables[k++] = rpc_node_methods;
+	tables[k++] = rpc_net_methods;
+	tables[k++] = rpc_pairing_methods;
+	tables[k++] = rpc_events_methods;
+	tables[k++] = rpc_discover_methods;
+	if (n->cfg.enable_test_protocols)
+		tables[k++] = rpc_test_methods;
+	tables[k] = NULL;
+}
 
 static int open_control(struct node *n, struct errmsg *err)
 {
@@ -83,7 +95,9 @@ static int open_control(struct node *n, struct errmsg *err)
 			return r;
 		}
 	}
-	r = rpc_server_new(n->base, n->sock.fd, &rc, rpc_tables, n, &n->rpc);
+	const struct rpc_method *tables[8];
+	rpc_tables(n, tables);
+	r = rpc_server_new(n->base, n->sock.fd, &rc, tables, n, &n->rpc);
 	if (r < 0) {
 		close(n->sock.fd);
 		return errmsg_set(err, r, "cannot start the control server: %s", strerror(-r));
@@ -94,6 +108,9 @@ static int open_control(struct node *n, struct errmsg *err)
 static void ready(struct node *n)
 {
 	n->state = NODE_RUNNING;
+	/* Protocols registered after the listeners opened (pairing): a peer
+	 * that connected meanwhile hears of them. */
+	node_net_changed(n);
 	char status[256];
 	snprintf(status, sizeof(status), "Running; instance %s, peer %s, control socket %s",
 	         config_instance(&n->cfg), n->id.peer_id, n->sock.path);
@@ -125,6 +142,12 @@ int node_start(struct node *n, struct config *cfg, int argc, char *const *argv,
 	if (r == 0)
 		r = node_signals_add(n);
 	if (r == 0)
+		r = node_net_start(n, err);
+	if (r == 0)
+		r = node_pairing_start(n, err);
+	if (r == 0)
+		r = node_mdns_start(n, err);
+	if (r == 0)
 		r = open_control(n, err);
 	if (r == 0)
 		ready(n);
@@ -152,6 +175,10 @@ void node_free(struct node *n)
 	if (n->state != NODE_STOPPING && n->rpc)
 		notify_stopping();
 	n->state = NODE_STOPPING;
+	/* Before the RPC server: pending calls get their answer flushed. */
+	node_mdns_free(n);
+	node_pairing_free(n);
+	node_net_free(n);
 	rpc_server_free(n->rpc);
 	n->rpc = NULL;
 	ctlsock_release(&n->sock);

@@ -5,8 +5,9 @@
  * Lifecycle: node_start() does everything up to READY=1 (a failure there is
  * fatal: the caller prints err and exits 1, having changed nothing it found
  * on disk); node_run() runs the loop until a stop is requested (SIGTERM,
- * SIGINT, node.shutdown); node_free() shuts down in order: STOPPING=1, RPC
- * clients answered and closed, socket file removed, store closed, lock
+ * SIGINT, node.shutdown); node_free() shuts down in order: STOPPING=1,
+ * pending network calls answered, libp2p connections closed (GoAway, FIN),
+ * RPC clients answered and closed, socket file removed, store closed, lock
  * released. Every change to stored state is written when it is made, so a
  * graceful stop has nothing left to flush. */
 #pragma once
@@ -29,7 +30,13 @@ enum node_state {
 	NODE_STOPPING,
 };
 
+struct host;
+struct host_limits;
+struct identify_service;
 struct lock;
+struct net_pending;
+struct node_mdns;
+struct node_pairing;
 struct notifier;
 struct rpc_server;
 struct securestore;
@@ -46,6 +53,11 @@ struct node {
 	struct identity id;
 	struct ctlsock sock;
 	struct rpc_server *rpc;
+	struct host *host;                 /* libp2p: listeners, connections, protocols */
+	struct identify_service *identify; /* identify and identify push */
+	struct net_pending *net_calls;     /* asynchronous net.* / test.* calls (rpc-net.h) */
+	struct node_pairing *pairing;      /* devices, rendezvous, pairing (node-pairing.h) */
+	struct node_mdns *mdns;            /* mDNS discovery (node-mdns.h); NULL when off */
 	struct notifier *notifier;
 	struct event *signals[3];
 	enum node_state state;
@@ -71,6 +83,19 @@ void node_print_banner(const struct node *n, FILE *f);
  * node.device_name_changed {device_id, device_name} is emitted.
  * -EINVAL (err says why), or a store error. */
 int node_set_device_name(struct node *n, const char *name, struct errmsg *err);
+
+/* The libp2p host on the configured listen addresses, with ping,
+ * identify, the RPC events and (--enable-test-protocols) the echo test
+ * protocol. Errors name the address that could not be used. */
+int node_net_start(struct node *n, struct errmsg *err);
+/* Answer pending net calls, stop identify, then close every connection
+ * (GoAway, then FIN) and listener. NULL-safe parts; idempotent. */
+void node_net_free(struct node *n);
+/* Our listen addresses or protocols changed: identify push to every
+ * connected peer. */
+void node_net_changed(struct node *n);
+/* The connection limits the host runs with (net.stats). */
+const struct host_limits *node_net_limits(void);
 
 /* Open the store (password from --password-file or the credential) and
  * load or make the identity; applies --device-name. */

@@ -40,15 +40,26 @@ static int send_raw(struct conn *c, const uint8_t *p, size_t len)
 	return len ? tcp_sock_write(c->sock, p, len) : 0;
 }
 
-static int send_encrypted(struct conn *c, const uint8_t *p, size_t len)
+struct seal {
+	struct noise *noise;
+	const uint8_t *p;
+	size_t len;
+};
+
+static int seal_into(struct buf *out, void *arg)
+{
+	struct seal *a = arg;
+	return noise_encrypt(a->noise, a->p, a->len, out);
+}
+
+/* Noise seals straight into the socket's send queue: no copy of the
+ * ciphertext (a whole copy of every byte sent, before). */
+int conn_send_encrypted(struct conn *c, const uint8_t *p, size_t len)
 {
 	if (len == 0)
 		return 0;
-	buf_reset(&c->ct);
-	int r = noise_encrypt(c->noise, p, len, &c->ct);
-	if (r < 0)
-		return r;
-	return tcp_sock_write(c->sock, c->ct.data, c->ct.len);
+	struct seal a = {c->noise, p, len};
+	return tcp_sock_write_fill(c->sock, seal_into, &a);
 }
 
 /* mss output: raw before Noise, encrypted after. */
@@ -57,7 +68,7 @@ static int send_mss(struct conn *c)
 	const uint8_t *p;
 	size_t len;
 	mss_pending_output(c->mss, &p, &len);
-	int r = c->noise ? send_encrypted(c, p, len) : send_raw(c, p, len);
+	int r = c->noise ? conn_send_encrypted(c, p, len) : send_raw(c, p, len);
 	if (r == 0)
 		mss_output_consumed(c->mss, len);
 	return r;
@@ -86,7 +97,7 @@ static int flush_yamux(struct conn *c)
 		size_t room = cap - tcp_sock_tx_pending(c->sock);
 		size_t take = len < CONN_ENCRYPT_CHUNK ? len : CONN_ENCRYPT_CHUNK;
 		take = take < room ? take : room;
-		int r = send_encrypted(c, p, take);
+		int r = conn_send_encrypted(c, p, take);
 		if (r < 0)
 			return r;
 		yamux_output_consumed(c->ymx, take);

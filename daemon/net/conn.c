@@ -77,7 +77,6 @@ static void conn_free(struct conn *c)
 	mss_free(c->mss);
 	noise_free(c->noise);
 	buf_free(&c->pt);
-	buf_free(&c->ct);
 	multiaddr_free(&c->local_ma);
 	multiaddr_free(&c->remote_ma);
 	event_free(c->defer);
@@ -182,9 +181,7 @@ static void flush_final(struct conn *c)
 	const uint8_t *p;
 	size_t len;
 	yamux_pending_output(c->ymx, &p, &len);
-	buf_reset(&c->ct);
-	if (len && noise_encrypt(c->noise, p, len, &c->ct) == 0)
-		tcp_sock_write(c->sock, c->ct.data, c->ct.len);
+	conn_send_encrypted(c, p, len);
 	yamux_output_consumed(c->ymx, len);
 }
 

@@ -16,12 +16,17 @@
  * gone or not worth waiting for. */
 #define IDENTIFY_TIMEOUT_MS 5000
 
+struct reader;
+
 struct identify_service {
 	struct host *host;
 	char *agent;
 	identify_done_cb cb;
 	void *cb_ctx;
 	struct host_observer observer;
+	struct reader *readers; /* attached to a stream, awaiting EOF */
+	unsigned opens;         /* host_open_stream() calls not yet called back */
+	bool freed;             /* identify_service_free() ran; opens > 0 */
 };
 
 /* ---- results ------------------------------------------------------------ */
@@ -139,6 +144,7 @@ nomem:
 
 struct reader {
 	struct identify_service *svc;
+	struct reader *prev, *next; /* svc->readers */
 	struct stream *s;
 	struct event *timeout;
 	struct identify_reader r;
@@ -147,6 +153,12 @@ struct reader {
 
 static void reader_free(struct reader *rd)
 {
+	if (rd->prev)
+		rd->prev->next = rd->next;
+	else if (rd->svc->readers == rd)
+		rd->svc->readers = rd->next;
+	if (rd->next)
+		rd->next->prev = rd->prev;
 	if (rd->timeout)
 		event_free(rd->timeout);
 	identify_reader_free(&rd->r);
@@ -179,31 +191,46 @@ static void reader_end(struct reader *rd, bool reset)
 	reader_free(rd);
 }
 
+/* A peer breaking the protocol is worth a warning; a connection going away
+ * mid-answer is ordinary. */
 static void reader_fail(struct reader *rd, int err, const char *what)
 {
 	char id[PEERID_TEXT_MAX] = "?";
 	if (rd->s)
 		peerid_to_string(stream_peer(rd->s), id, sizeof(id));
-	log_warning("identify%s from %s: %s (%s)", rd->push ? " push" : "", id, what,
-	            strerror(-err));
+	bool ordinary = err == -ECONNABORTED || err == -ECANCELED || err == -ECONNRESET;
+	log_emit(ordinary ? LOG_DEBUG : LOG_WARNING, __FILE__, __LINE__, __func__,
+	         "identify%s from %s: %s (%s)", rd->push ? " push" : "", id, what, strerror(-err));
 	reader_end(rd, true);
+}
+
+/* Feed what is buffered; false when the reader failed (and is gone). */
+static bool reader_take(struct reader *rd, struct stream *s)
+{
+	const uint8_t *p;
+	size_t len;
+	stream_peek(s, &p, &len);
+	if (len == 0)
+		return true;
+	int r = identify_reader_feed(&rd->r, p, len);
+	stream_consume(s, len);
+	if (r < 0) {
+		reader_fail(rd, r, "malformed or oversized message");
+		return false;
+	}
+	return true;
 }
 
 static void reader_on_data(struct stream *s, void *ctx)
 {
-	struct reader *rd = ctx;
-	const uint8_t *p;
-	size_t len;
-	stream_peek(s, &p, &len);
-	int r = identify_reader_feed(&rd->r, p, len);
-	stream_consume(s, len);
-	if (r < 0)
-		reader_fail(rd, r, "malformed or oversized message");
+	reader_take(ctx, s);
 }
 
 static void reader_on_eof(struct stream *s, void *ctx)
 {
 	struct reader *rd = ctx;
+	if (!reader_take(rd, s))
+		return;
 	struct identify_info info;
 	int r = identify_reader_finish(&rd->r, &info);
 	if (r < 0) {
@@ -219,6 +246,7 @@ static void reader_on_eof(struct stream *s, void *ctx)
 		            r == -EPERM ? "public key does not match the peer" : "out of memory");
 		return;
 	}
+	res->from_push = rd->push;
 	conn_set_slot(c, CONN_SLOT_IDENTIFY, res, result_free);
 	struct identify_service *svc = rd->svc;
 	reader_end(rd, false);
@@ -251,6 +279,10 @@ static int reader_attach(struct identify_service *svc, struct stream *s, bool pu
 	if (!rd)
 		return -ENOMEM;
 	rd->svc = svc;
+	rd->next = svc->readers;
+	if (rd->next)
+		rd->next->prev = rd;
+	svc->readers = rd;
 	rd->s = s;
 	rd->push = push;
 	identify_reader_init(&rd->r);
@@ -261,11 +293,10 @@ static int reader_attach(struct identify_service *svc, struct stream *s, bool pu
 	}
 	struct timeval tv = {IDENTIFY_TIMEOUT_MS / 1000, 0};
 	event_add(rd->timeout, &tv);
+	/* Bytes and EOF that came with the negotiation follow as callbacks. */
 	stream_set_callbacks(s, &reader_callbacks, rd);
-	/* We send nothing on a query or push we receive. */
+	/* We send nothing on a query we make or a push we receive. */
 	stream_close_write(s);
-	/* Bytes (even EOF) may have come with the negotiation. */
-	reader_on_data(s, rd);
 	return 0;
 }
 
@@ -385,16 +416,39 @@ static void on_push(struct stream *s, void *ctx)
 		stream_reset(s);
 }
 
-/* js allows one inbound identify stream per connection; a second at once
- * is either a bug or abuse. */
+/* js allows one inbound identify stream per connection; the registry
+ * counts per peer, and a peer may hold two connections for a moment (a
+ * duplicate being drained), so two at once. More is a bug or abuse. */
 static const struct protocol_handler identify_handlers[] = {
-        {IDENTIFY_PROTOCOL_ID, on_query, .max_inbound_per_peer = 1},
-        {IDENTIFY_PUSH_PROTOCOL_ID, on_push, .max_inbound_per_peer = 1},
+        {IDENTIFY_PROTOCOL_ID, on_query, .max_inbound_per_peer = 2},
+        {IDENTIFY_PUSH_PROTOCOL_ID, on_push, .max_inbound_per_peer = 2},
         {0},
 };
 
+static void service_release(struct identify_service *svc)
+{
+	free(svc->agent);
+	free(svc);
+}
+
+/* Every open completion goes through here first: false when the service
+ * is gone (the stream, if any, is reset and the last one frees it). */
+static bool open_done(struct identify_service *svc, struct stream *s)
+{
+	svc->opens--;
+	if (!svc->freed)
+		return true;
+	if (s)
+		stream_reset(s);
+	if (svc->opens == 0)
+		service_release(svc);
+	return false;
+}
+
 static void on_query_opened(struct stream *s, int err, void *ctx)
 {
+	if (!open_done(ctx, s))
+		return;
 	if (!s) {
 		log_debug("identify: could not open a stream (%s)", strerror(-err));
 		return;
@@ -403,17 +457,38 @@ static void on_query_opened(struct stream *s, int err, void *ctx)
 		stream_reset(s);
 }
 
+static void open_stream(struct identify_service *svc, struct conn *c, const char *id,
+                        host_stream_cb cb)
+{
+	int r = host_open_stream(svc->host, c, id, cb, svc);
+	if (r < 0)
+		log_debug("identify: cannot open %s (%s)", id, strerror(-r));
+	else
+		svc->opens++;
+}
+
 static void on_connected(struct host *h, struct conn *c, void *ctx)
 {
-	int r = host_open_stream(h, c, IDENTIFY_PROTOCOL_ID, on_query_opened, ctx);
-	if (r < 0)
-		log_debug("identify: not asked (%s)", strerror(-r));
+	open_stream(ctx, c, IDENTIFY_PROTOCOL_ID, on_query_opened);
 }
 
 static void on_push_opened(struct stream *s, int err, void *ctx)
 {
-	if (s && send_ours(ctx, s) < 0)
+	if (!open_done(ctx, s) || !s)
+		return;
+	if (send_ours(ctx, s) < 0)
 		stream_reset(s);
+}
+
+static bool speaks_push(const struct conn *c)
+{
+	const struct identify_result *r = identify_get(c);
+	if (!r)
+		return true; /* not known yet: try; "na" costs one round trip */
+	for (size_t i = 0; i < r->n_protocols; i++)
+		if (strcmp(r->protocols[i], IDENTIFY_PUSH_PROTOCOL_ID) == 0)
+			return true;
+	return false;
 }
 
 void identify_service_push_all(struct identify_service *svc)
@@ -423,10 +498,13 @@ void identify_service_push_all(struct identify_service *svc)
 	if (host_list_conns(svc->host, &conns, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct conn *c = host_find_conn(svc->host, &conns[i].peer);
-		if (c)
-			host_open_stream(svc->host, c, IDENTIFY_PUSH_PROTOCOL_ID, on_push_opened,
-			                 svc);
+		/* A peer with two connections is listed twice: push once. */
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = peerid_equal(&conns[j].peer, &conns[i].peer);
+		struct conn *c = seen ? NULL : host_find_conn(svc->host, &conns[i].peer);
+		if (c && speaks_push(c))
+			open_stream(svc, c, IDENTIFY_PUSH_PROTOCOL_ID, on_push_opened);
 	}
 	free(conns);
 }
@@ -442,15 +520,18 @@ int identify_service_new(struct host *h, const char *agent_version, struct ident
 		free(svc);
 		return -ENOMEM;
 	}
-	int r = protocols_register(host_protocols(h), identify_handlers, svc);
-	if (r < 0) {
-		free(svc->agent);
-		free(svc);
-		return r;
-	}
 	svc->observer.on_connected = on_connected;
 	svc->observer.ctx = svc;
-	host_add_observer(h, &svc->observer);
+	int r = host_add_observer(h, &svc->observer);
+	if (r == 0) {
+		r = protocols_register(host_protocols(h), identify_handlers, svc);
+		if (r < 0)
+			host_remove_observer(h, &svc->observer);
+	}
+	if (r < 0) {
+		service_release(svc);
+		return r;
+	}
 	*ret = svc;
 	return 0;
 }
@@ -466,6 +547,10 @@ void identify_service_free(struct identify_service *svc)
 	if (!svc)
 		return;
 	host_remove_observer(svc->host, &svc->observer);
-	free(svc->agent);
-	free(svc);
+	while (svc->readers)
+		reader_end(svc->readers, true);
+	if (svc->opens > 0)
+		svc->freed = true; /* the last open completion frees it */
+	else
+		service_release(svc);
 }

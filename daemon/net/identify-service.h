@@ -28,6 +28,7 @@ struct identify_result {
 	bool has_record;                /* a signed peer record that verified */
 	uint64_t record_seq;
 	size_t dropped; /* entries ignored: over caps or malformed */
+	bool from_push; /* this update came on /ipfs/id/push/1.0.0 */
 };
 
 struct identify_service;
@@ -35,10 +36,17 @@ struct identify_service;
 /* Called when a connection's identify completes (first answer or a push). */
 typedef void (*identify_done_cb)(struct conn *c, const struct identify_result *r, void *ctx);
 
+/* Register the two protocols on h and ask every new connection. Errors
+ * from protocols_register() (-EEXIST when registered twice), -ENOMEM. */
 int identify_service_new(struct host *h, const char *agent_version, struct identify_service **ret);
+/* Stop asking and pushing. The protocol rows stay registered with svc as
+ * their ctx (the registry has no removal), so free the host right after,
+ * on the same loop turn: host_free() then finishes what was in flight.
+ * NULL-safe. */
 void identify_service_free(struct identify_service *svc);
 void identify_service_set_callback(struct identify_service *svc, identify_done_cb cb, void *ctx);
-/* Our addresses or protocols changed: push to every connected peer. */
+/* Our addresses or protocols changed: push to every connected peer that
+ * speaks identify push (or whose identify we do not know yet). */
 void identify_service_push_all(struct identify_service *svc);
 /* The verified identify of c, or NULL when it has not completed. */
 const struct identify_result *identify_get(const struct conn *c);

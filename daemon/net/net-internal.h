@@ -85,7 +85,6 @@ struct conn {
 	/* Decrypted bytes not yet fed to mss / yamux. */
 	struct buf pt;
 	size_t pt_off;
-	struct buf ct; /* scratch for encryption */
 
 	struct peerid peer; /* authenticated (valid from CONN_MUXER on) */
 	bool has_expected;
@@ -214,6 +213,8 @@ int conn_upgrade_start(struct conn *c);
 void conn_process(struct conn *c);
 /* Move pending output of the current layer to the socket. */
 void conn_flush(struct conn *c);
+/* Seal p into Noise frames queued on the socket; 0 or a negative errno. */
+int conn_send_encrypted(struct conn *c, const uint8_t *p, size_t len);
 /* The Noise handshake is done and the muxer agreed (conn-upgrade.c). */
 void conn_established(struct conn *c);
 void conn_enter_state(struct conn *c, enum conn_state s, const char *why);

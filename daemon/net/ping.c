@@ -1,8 +1,19 @@
-/* libp2p ping, both roles; see ping.h. */
+/* libp2p ping, both roles; see ping.h.
+ *
+ * Responder: echo every whole 32-byte ping, holding at most two unsent
+ * echoes (then we stop consuming, which keeps the peer's window shut), and
+ * FIN once the pinger has closed and everything was echoed.
+ *
+ * Pinger: one stream for all rounds; a timer is the per-round deadline
+ * while an echo is awaited and the interval between rounds otherwise. The
+ * owner's callback may cancel the op; the op is freed only by whoever
+ * notices last (the callback wrapper, the open completion, or
+ * ping_cancel()), never under a callback's feet. */
 #include "ping.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,20 +30,29 @@
 struct ping_echo {
 	struct stream *s;
 	struct buf out;
+	bool fin_sent;
 };
 
-static void echo_flush(struct ping_echo *e)
+/* 0, or -1 when the stream was reset. */
+static int echo_flush(struct ping_echo *e)
 {
 	while (e->out.len) {
 		long n = stream_write(e->s, e->out.data, e->out.len);
-		if (n <= 0)
-			return; /* wait for on_writable (or on_closed) */
+		if (n < 0) {
+			stream_reset(e->s);
+			return -1;
+		}
+		if (n == 0)
+			return 0; /* on_writable resumes */
 		buf_consume(&e->out, (size_t)n);
 	}
+	return 0;
 }
 
 static void echo_pump(struct ping_echo *e)
 {
+	if (e->fin_sent)
+		return;
 	const uint8_t *p;
 	size_t len;
 	stream_peek(e->s, &p, &len);
@@ -44,19 +64,18 @@ static void echo_pump(struct ping_echo *e)
 		stream_consume(e->s, PING_SIZE);
 		stream_peek(e->s, &p, &len);
 	}
-	echo_flush(e);
-	/* The pinger closed and everything whole was echoed: finish. A partial
+	if (echo_flush(e) < 0)
+		return;
+	/* The pinger closed and every whole ping was echoed: finish. A partial
 	 * trailing ping is dropped, as js does. */
-	if (stream_peer_closed(e->s) && e->out.len == 0 && len < PING_SIZE)
+	if (stream_peer_closed(e->s) && e->out.len == 0 && len < PING_SIZE) {
+		stream_consume(e->s, len);
+		e->fin_sent = true;
 		stream_close_write(e->s);
+	}
 }
 
 static void echo_on_data(struct stream *s, void *ctx)
-{
-	echo_pump(ctx);
-}
-
-static void echo_on_writable(struct stream *s, void *ctx)
 {
 	echo_pump(ctx);
 }
@@ -70,7 +89,7 @@ static void echo_on_closed(struct stream *s, int err, void *ctx)
 
 static const struct stream_callbacks echo_callbacks = {
         .on_data = echo_on_data,
-        .on_writable = echo_on_writable,
+        .on_writable = echo_on_data,
         .on_eof = echo_on_data,
         .on_closed = echo_on_closed,
 };
@@ -84,11 +103,10 @@ static void ping_on_stream(struct stream *s, void *ctx)
 	}
 	e->s = s;
 	stream_set_callbacks(s, &echo_callbacks, e);
-	echo_pump(e); /* bytes may have arrived with the negotiation */
 }
 
 static const struct protocol_handler ping_handlers[] = {
-        {PING_PROTOCOL_ID, ping_on_stream, .max_inbound_per_peer = 2},
+        {PING_PROTOCOL_ID, ping_on_stream, .max_inbound_per_peer = PING_MAX_INBOUND_PER_PEER},
         {0},
 };
 
@@ -100,28 +118,20 @@ int ping_register(struct host *h)
 /* ---- pinger ------------------------------------------------------------- */
 
 struct ping_op {
-	struct host *host;
 	struct stream *s; /* NULL until negotiated, and after we let go */
 	struct event *timer;
 	ping_cb cb;
 	void *ctx;
 	unsigned count, done;
-	uint32_t interval_ms;
+	uint32_t interval_ms, timeout_ms;
 	uint8_t payload[PING_SIZE];
 	size_t written;
 	uint64_t t0_us;
 	bool waiting_echo;
 	bool opening;   /* host_open_stream has not called back yet */
-	bool cancelled; /* owner gave up while opening or inside its callback */
+	bool cancelled; /* the owner gave up while opening or inside cb */
 	bool in_cb;
 };
-
-static void op_free(struct ping_op *op)
-{
-	if (op->timer)
-		event_free(op->timer);
-	free(op);
-}
 
 static void noop_data(struct stream *s, void *ctx)
 {
@@ -131,7 +141,7 @@ static void noop_closed(struct stream *s, int err, void *ctx)
 {
 }
 
-/* Callbacks for a stream we no longer care about (owner freed the op). */
+/* Callbacks for a stream we no longer care about. */
 static const struct stream_callbacks detached_callbacks = {
         .on_data = noop_data,
         .on_writable = noop_data,
@@ -154,11 +164,39 @@ static void detach(struct ping_op *op, bool reset)
 		stream_close_write(s);
 }
 
+static void op_free(struct ping_op *op)
+{
+	detach(op, true);
+	if (op->timer)
+		event_free(op->timer);
+	free(op);
+}
+
+/* Call the owner; returns true when the op is gone afterwards (last call,
+ * or cancelled from inside cb). */
+static bool deliver(struct ping_op *op, uint64_t rtt_us, int err, const char *msg, bool last)
+{
+	op->in_cb = true;
+	op->cb(rtt_us, err, msg, last, op->ctx);
+	op->in_cb = false;
+	if (last || op->cancelled) {
+		op_free(op);
+		return true;
+	}
+	return false;
+}
+
 static void fail(struct ping_op *op, int err, const char *msg)
 {
 	detach(op, true);
-	op->cb(0, err, msg, true, op->ctx);
-	op_free(op);
+	event_del(op->timer);
+	deliver(op, 0, err, msg, true);
+}
+
+static void arm(struct ping_op *op, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_add(op->timer, &tv);
 }
 
 static void send_more(struct ping_op *op)
@@ -184,18 +222,20 @@ static void start_round(struct ping_op *op)
 	op->written = 0;
 	op->waiting_echo = true;
 	op->t0_us = mono_us();
-	struct timeval tv = {PING_TIMEOUT_MS / 1000, 0};
-	event_add(op->timer, &tv);
+	arm(op, op->timeout_ms);
 	send_more(op);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct ping_op *op = arg;
-	if (op->waiting_echo)
-		fail(op, -ETIMEDOUT, "no answer within 10 s");
-	else
+	if (!op->waiting_echo) {
 		start_round(op);
+		return;
+	}
+	char msg[64];
+	snprintf(msg, sizeof(msg), "no echo within %u ms", (unsigned)op->timeout_ms);
+	fail(op, -ETIMEDOUT, msg);
 }
 
 static void op_on_data(struct stream *s, void *ctx)
@@ -204,7 +244,13 @@ static void op_on_data(struct stream *s, void *ctx)
 	const uint8_t *p;
 	size_t len;
 	stream_peek(s, &p, &len);
-	if (!op->waiting_echo || len < PING_SIZE)
+	if (len == 0)
+		return;
+	if (!op->waiting_echo) {
+		fail(op, -EBADMSG, "the peer sent bytes we did not ask for");
+		return;
+	}
+	if (len < PING_SIZE)
 		return;
 	if (op->written < PING_SIZE || !crypto_equal(p, op->payload, PING_SIZE)) {
 		fail(op, -EBADMSG, "the peer echoed different bytes");
@@ -218,16 +264,9 @@ static void op_on_data(struct stream *s, void *ctx)
 	bool last = op->done >= op->count;
 	if (last)
 		detach(op, false);
-	op->in_cb = true;
-	op->cb(rtt, 0, NULL, last, op->ctx);
-	op->in_cb = false;
-	if (last || op->cancelled) {
-		detach(op, true);
-		op_free(op);
+	if (deliver(op, rtt, 0, NULL, last))
 		return;
-	}
-	struct timeval tv = {op->interval_ms / 1000, (op->interval_ms % 1000) * 1000};
-	event_add(op->timer, &tv);
+	arm(op, op->interval_ms);
 }
 
 static void op_on_writable(struct stream *s, void *ctx)
@@ -246,7 +285,8 @@ static void op_on_closed(struct stream *s, int err, void *ctx)
 {
 	struct ping_op *op = ctx;
 	op->s = NULL; /* gone: nothing to reset */
-	fail(op, err ? err : -ECONNRESET, "the ping stream closed early");
+	fail(op, err ? err : -ECONNRESET,
+	     err == -ECONNABORTED ? "the connection closed" : "the peer reset the ping stream");
 }
 
 static const struct stream_callbacks op_callbacks = {
@@ -255,6 +295,24 @@ static const struct stream_callbacks op_callbacks = {
         .on_eof = op_on_eof,
         .on_closed = op_on_closed,
 };
+
+static const char *open_error(int err)
+{
+	switch (err) {
+	case -ENOPROTOOPT:
+		return "the peer does not support ping (" PING_PROTOCOL_ID ")";
+	case -ETIMEDOUT:
+		return "the peer did not answer the protocol negotiation";
+	case -ECONNRESET:
+		return "the peer refused the ping stream (over its stream limit?)";
+	case -ECONNABORTED:
+		return "the connection closed";
+	case -ECANCELED:
+		return "cancelled: shutting down";
+	default:
+		return "could not open a ping stream";
+	}
+}
 
 static void on_opened(struct stream *s, int err, void *ctx)
 {
@@ -267,11 +325,7 @@ static void on_opened(struct stream *s, int err, void *ctx)
 		return;
 	}
 	if (!s) {
-		op->cb(0, err,
-		       err == -ENOPROTOOPT ? "the peer does not support ping"
-		                           : "could not open a ping stream",
-		       true, op->ctx);
-		op_free(op);
+		deliver(op, 0, err, open_error(err), true);
 		return;
 	}
 	op->s = s;
@@ -279,19 +333,19 @@ static void on_opened(struct stream *s, int err, void *ctx)
 	start_round(op);
 }
 
-int ping_start(struct host *h, struct conn *c, unsigned count, uint32_t interval_ms, ping_cb cb,
-               void *ctx, struct ping_op **ret)
+int ping_start(struct host *h, struct conn *c, const struct ping_params *p, ping_cb cb, void *ctx,
+               struct ping_op **ret)
 {
-	if (count == 0 || !cb)
+	if (!p || p->count == 0 || !cb)
 		return -EINVAL;
 	struct ping_op *op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
-	op->host = h;
 	op->cb = cb;
 	op->ctx = ctx;
-	op->count = count;
-	op->interval_ms = interval_ms;
+	op->count = p->count;
+	op->interval_ms = p->interval_ms;
+	op->timeout_ms = p->timeout_ms ? p->timeout_ms : PING_TIMEOUT_MS;
 	op->timer = evtimer_new(host_base(h), on_timer, op);
 	if (!op->timer) {
 		free(op);
@@ -312,11 +366,10 @@ void ping_cancel(struct ping_op *op)
 {
 	if (!op)
 		return;
+	event_del(op->timer);
 	if (op->opening || op->in_cb) {
-		op->cancelled = true; /* on_opened or op_on_data frees it */
-		event_del(op->timer);
+		op->cancelled = true; /* on_opened or deliver() frees it */
 		return;
 	}
-	detach(op, true);
 	op_free(op);
 }

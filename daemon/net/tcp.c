@@ -407,6 +407,22 @@ int tcp_sock_write(struct tcp_sock *s, const void *data, size_t len)
 	return 0;
 }
 
+int tcp_sock_write_fill(struct tcp_sock *s, tcp_fill_fn fill, void *arg)
+{
+	if (s->failed || s->closing)
+		return -EPIPE;
+	bool idle = tx_len(s) == 0;
+	size_t before = s->tx.len;
+	int r = fill(&s->tx, arg);
+	if (r < 0) {
+		s->tx.len = before;
+		return r;
+	}
+	if (idle && s->tx.len > before && !s->connecting)
+		arm_write(s);
+	return 0;
+}
+
 size_t tcp_sock_tx_pending(const struct tcp_sock *s)
 {
 	return tx_len(s);

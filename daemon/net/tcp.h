@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "errmsg.h"
 #include "multiaddr.h"
 
@@ -93,6 +94,12 @@ void tcp_sock_resume(struct tcp_sock *s);
 /* Queue bytes to send; 0 or -ENOMEM (nothing queued then), -EPIPE after
  * an error or close. */
 int tcp_sock_write(struct tcp_sock *s, const void *data, size_t len);
+/* Queue what fill() appends to out, which is the send queue itself: a
+ * producer that writes in place (Noise sealing frames) needs no copy of its
+ * own. fill only appends and returns 0 or a negative errno; on error nothing
+ * is queued and its errno is returned. Otherwise as tcp_sock_write(). */
+typedef int (*tcp_fill_fn)(struct buf *out, void *arg);
+int tcp_sock_write_fill(struct tcp_sock *s, tcp_fill_fn fill, void *arg);
 size_t tcp_sock_tx_pending(const struct tcp_sock *s);
 /* Fail the socket when queued bytes make no progress for ms (0: never). */
 void tcp_sock_set_stall_timeout(struct tcp_sock *s, uint32_t ms);

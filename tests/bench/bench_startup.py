@@ -95,7 +95,7 @@ def measure(args):
         root = tempfile.mkdtemp(prefix="sdbench-", dir="/tmp")
         try:
             env = fresh_env(root)
-            cmd = [args.sdnetd, "--instance", "bench"]
+            cmd = [args.sdnetd, "--instance", "bench", "--no-mdns"]
             rows["sdnetd first start"].append(run_once(cmd, env, root))
             rows["sdnetd restart"].append(run_once(cmd, env, root))
             rows["python3 reference"].append(
@@ -104,7 +104,7 @@ def measure(args):
                 pw = os.path.join(root, "pw")
                 with open(pw, "w") as f:
                     f.write("benchmark\n")
-                pcmd = [args.sdnetd, "--instance", "bench-pw", "--password-file", pw]
+                pcmd = [args.sdnetd, "--instance", "bench-pw", "--no-mdns", "--password-file", pw]
                 run_once(pcmd, env, root)  # first start makes the store
                 rows["sdnetd restart, password"].append(run_once(pcmd, env, root))
         finally:

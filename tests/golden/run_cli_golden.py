@@ -10,7 +10,9 @@ the version, RPC counters.
 
 Cases that need a daemon start a real sdnetd through `spacedrive start` on
 the instance "golden", listening on 127.0.0.1 only, without mDNS, and stop it
-at the end (killing it if the CLI could not). They run only when the built
+at the end (killing it if the CLI could not). The network cases start a
+second instance, "golden-b", the same way and connect, ping and disconnect
+between the two. They run only when the built
 sdnetd has the options they use; otherwise they are reported as skipped.
 
 SDNETD_UPDATE_GOLDEN=1 writes the expected files instead of comparing; review
@@ -57,6 +59,12 @@ OFFLINE_CASES = [
     ("not-running-status-json", ["--json"] + I + ["status"]),
     ("not-running-stop", I + ["stop"]),
     ("not-running-default-instance", ["network", "info"]),
+    ("help-ping", ["network", "ping", "--help"]),
+    ("usage-ping-no-target", I + ["network", "ping"]),
+    ("usage-ping-bad-count", I + ["network", "ping", "x", "-c", "0"]),
+    ("usage-ping-unknown-option", I + ["network", "ping", "x", "--bogus"]),
+    ("usage-connect-extra", I + ["network", "connect", "/ip4/127.0.0.1/tcp/1", "extra"]),
+    ("usage-peers-argument", I + ["network", "peers", "extra"]),
 ]
 
 START = I + ["start", "--enable-networking", "--listen", LISTEN, "--no-mdns"]
@@ -70,6 +78,40 @@ DAEMON_CASES = [
     ("status-json", ["--json"] + I + ["status"]),
     ("network-info", I + ["network", "info"]),
     ("network-info-json", ["--json"] + I + ["network", "info"]),
+]
+# Second instance for the network cases, started quietly (its own start is
+# what the cases above test). @NAME@ in arguments is filled in from it:
+# B_ADDR its listen address with /p2p, B_BARE without, B_ID its peer ID.
+INSTANCE_B = "golden-b"
+IB = ["--instance", INSTANCE_B]
+START_B = IB + ["start", "--listen", LISTEN, "--no-mdns"]
+# A valid peer ID that no instance has (js-libp2p's test key).
+STRANGER = "12D3KooWHjxnw69AHLK2MRcbDfvkYZbHnwXFNhiniWZTK2eJM9bz"
+NETWORK_CASES = [
+    ("network-peers-none", I + ["network", "peers"]),
+    ("network-connect", I + ["network", "connect", "@B_ADDR@"]),
+    ("network-connect-json", ["--json"] + I + ["network", "connect", "@B_BARE@"]),
+    ("network-peers", I + ["network", "peers"]),
+    ("network-peers-verbose", I + ["network", "peers", "--verbose"]),
+    ("network-peers-json", I + ["network", "peers", "--json"]),
+    ("network-peers-other-side", IB + ["network", "peers"]),
+    ("network-ping", I + ["network", "ping", "@B_ID@", "-c", "3", "-i", "10"]),
+    ("network-ping-json", ["--json"] + I + ["network", "ping", "@B_ADDR@", "-c", "2", "-i", "10"]),
+    ("network-connect-wrong-id", I + ["network", "connect", "@B_BARE@/p2p/" + STRANGER]),
+    ("network-connect-wrong-id-json",
+     ["--json"] + I + ["network", "connect", "@B_BARE@/p2p/" + STRANGER]),
+    ("network-disconnect", I + ["network", "disconnect", "@B_ID@"]),
+    ("network-disconnect-again-json", ["--json"] + I + ["network", "disconnect", "@B_ID@"]),
+    ("network-ping-not-connected", I + ["network", "ping", "@B_ID@"]),
+    ("network-ping-not-connected-json", ["--json"] + I + ["network", "ping", "@B_ID@"]),
+    ("network-connect-bad-addr", I + ["network", "connect", "/ip4/127.0.0.1/tpc/1"]),
+]
+# After golden-b has stopped: its port refuses.
+NETWORK_CASES_B_GONE = [
+    ("network-connect-refused", I + ["network", "connect", "@B_BARE@"]),
+    ("network-connect-refused-json", ["--json"] + I + ["network", "connect", "@B_BARE@"]),
+]
+DAEMON_CASES_END = [
     ("stop", I + ["stop"]),
     ("status-after-stop", I + ["status"]),
     # The seed's spelling: --instance after `start`.
@@ -78,6 +120,11 @@ DAEMON_CASES = [
 ]
 # What sdnetd --help must mention for the daemon cases to run.
 DAEMON_NEEDS = ["--instance", "--listen", "--no-mdns", "--foreground"]
+
+
+# Numbers that differ from run to run (timings, traffic, ages).
+VARYING = {"rtt_ms", "rtt_ms_min", "rtt_ms_avg", "rtt_ms_max", "rtts_us", "bytes_in",
+           "bytes_out", "connected_ms", "streams"}
 
 
 class Normaliser:
@@ -111,6 +158,13 @@ class Normaliser:
         s = re.sub(r"(?m)^spacedrive " + re.escape(self.version) + "$",
                    "spacedrive <VERSION>", s)
         s = re.sub(r"(?m)^(\s*Clients:\s+)\d+$", r"\1<N>", s)
+        # Round-trip times, and the padding of table columns they widen.
+        s = re.sub(r"time=\d+\.\d+ ms", "time=<MS> ms", s)
+        s = re.sub(r"= \d+\.\d+/\d+\.\d+/\d+\.\d+ ms", "= <MS>/<MS>/<MS> ms", s)
+        s = re.sub(r"\bsdnetd/" + re.escape(self.version) + r"\b", "sdnetd/<VERSION>", s)
+        s = re.sub(r"(?m)^(<PEER_ID_\d+>  .*?)(?:<1|\d+\.\d+) ms(  )", r"\1<RTT>\2", s)
+        s = re.sub(r"(?m)^(?:PEER ID|<PEER_ID_\d+>)  .*$",
+                   lambda m: re.sub(r" {2,}", "  ", m.group(0)), s)
         return s
 
     def value(self, v, key=None, under_rpc=False):
@@ -123,6 +177,8 @@ class Normaliser:
         if isinstance(v, int) and key == "pid":
             return self.label("PID", v)
         if isinstance(v, int) and (key == "uptime" or under_rpc):
+            return "<N>"
+        if isinstance(v, (int, float)) and key in VARYING:
             return "<N>"
         if isinstance(v, str):
             if key == "version" and v == self.version:
@@ -155,13 +211,17 @@ def make_env(tmp):
     return env
 
 
-def run_case(cli, args, env, norm):
+def run_case(cli, args, env, norm, filled=False):
+    """filled: arguments hold values from a running instance (ports, peer
+    IDs), normalised in the command line shown as well."""
     r = subprocess.run([cli] + args, env=env, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=60)
+    shown = " ".join(shlex.quote(a) for a in args)
+    if filled:
+        shown = norm.text(shown)
     return ("$ spacedrive %s\nexit: %d\n--- stdout\n%s--- stderr\n%s" %
-            (" ".join(shlex.quote(a) for a in args), r.returncode,
-             norm.stdout(r.stdout), norm.text(r.stderr)))
+            (shown, r.returncode, norm.stdout(r.stdout), norm.text(r.stderr)))
 
 
 def daemon_supported(sdnetd):
@@ -252,10 +312,28 @@ class Runner:
                 want.splitlines(True), got.splitlines(True), path, "actual"))
         print("  actual output:\n" + got)
 
-    def run(self, cases, env, norm):
+    def run(self, cases, env, norm, subst=None):
         for name, args in cases:
-            self.check(name, run_case(self.a.spacedrive, args, env, norm))
+            for k, v in (subst or {}).items():
+                args = [a.replace("@%s@" % k, v) for a in args]
+            self.check(name, run_case(self.a.spacedrive, args, env, norm, bool(subst)))
             reap(False)
+
+
+def start_b(cli, env):
+    """Start golden-b and return the placeholders for its address."""
+    subprocess.run([cli] + START_B, env=env, timeout=60, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = subprocess.run([cli, "--json"] + IB + ["network", "info"], env=env, timeout=60,
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    info = json.loads(out)
+    addr = info["listen_addrs"][0]
+    return {"B_ADDR": addr, "B_BARE": addr.split("/p2p/")[0], "B_ID": info["peer_id"]}
+
+
+def stop_b(cli, env):
+    subprocess.run([cli] + IB + ["stop"], env=env, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main():
@@ -273,12 +351,20 @@ def main():
         runner.run(OFFLINE_CASES, env, norm)
         ok, why = daemon_supported(a.sdnetd)
         if not ok:
-            print("skip daemon cases (%d): %s" % (len(DAEMON_CASES), why))
-            runner.skipped += len(DAEMON_CASES)
+            n = (len(DAEMON_CASES) + len(NETWORK_CASES) + len(NETWORK_CASES_B_GONE) +
+                 len(DAEMON_CASES_END))
+            print("skip daemon cases (%d): %s" % (n, why))
+            runner.skipped += n
         else:
             try:
                 runner.run(DAEMON_CASES, env, norm)
+                subst = start_b(a.spacedrive, env)
+                runner.run(NETWORK_CASES, env, norm, subst)
+                stop_b(a.spacedrive, env)
+                runner.run(NETWORK_CASES_B_GONE, env, norm, subst)
+                runner.run(DAEMON_CASES_END, env, norm)
             finally:
+                stop_b(a.spacedrive, env)
                 subprocess.run([a.spacedrive] + I + ["stop"], env=env, timeout=60,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 reap(True)

@@ -99,6 +99,16 @@ class Notify:
         self.sock.close()
 
 
+def mdns_safe(args):
+    """args plus --no-mdns unless they choose mDNS interfaces themselves:
+    a test daemon must never send mDNS on the machine's real interfaces
+    (tests/netns runs mDNS on veths inside namespaces it creates)."""
+    args = list(args)
+    if not any(a == "--no-mdns" or a.startswith("--mdns-interface") for a in args):
+        args.append("--no-mdns")
+    return args
+
+
 class Daemon:
     """One sdnetd process with its own notify socket and log files."""
 
@@ -120,7 +130,7 @@ class Daemon:
         self.env["NOTIFY_SOCKET"] = self.notify.path
         self.out_path = self.home.path(f"stdout-{self.n}")
         self.err_path = self.home.path(f"stderr-{self.n}")
-        cmd = argv or [SDNETD, "--instance", self.instance, *self.args]
+        cmd = argv or [SDNETD, "--instance", self.instance, *mdns_safe(self.args)]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=self.env,
                                          stdin=subprocess.DEVNULL, pass_fds=pass_fds)

@@ -93,7 +93,8 @@ class Lifecycle(harness.Case):
         # the exec'd process (the shell's pid survives exec).
         script = f'export LISTEN_FDS=1 LISTEN_PID=$$; exec "$0" "$@" 3<&{fd}'
         d = self.daemon("alice", start=False)
-        d.start(argv=["/bin/sh", "-c", script, harness.SDNETD, "--instance", "alice"],
+        d.start(argv=["/bin/sh", "-c", script, harness.SDNETD, "--instance", "alice",
+                      "--no-mdns"],
                 pass_fds=(fd,))
         lsock.close()
         info = d.rpc("node.info", path=path)["result"]

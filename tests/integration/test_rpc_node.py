@@ -26,7 +26,10 @@ class RpcNode(harness.Case):
         version = subprocess.run([harness.SDNETD, "--version"], capture_output=True,
                                  text=True, timeout=harness.TIMEOUT).stdout.split()[1]
         self.assertEqual(info["version"], version)
-        self.assertEqual(info["listen_addrs"], [])
+        # The default listen address, port resolved, with our peer ID.
+        self.assertEqual(len(info["listen_addrs"]), 1)
+        self.assertRegex(info["listen_addrs"][0],
+                         r"^/ip4/127\.0\.0\.1/tcp/[1-9][0-9]*/p2p/" + info["peer_id"] + "$")
         self.assertIsInstance(info["uptime"], int)
         self.assertGreaterEqual(info["uptime"], 0)
 

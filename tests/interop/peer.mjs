@@ -14,7 +14,18 @@
 //        -> starts a large echo and, after M bytes came back,
 //           closes the stream, resets it, or closes the whole connection; reports what
 //           the transfer saw ({"ok":true,"error":...})
+//           mode "kill" aborts the connection at once (no GoAway, socket
+//           destroyed); mode "notify" only prints {"event":"abort-point"} and
+//           lets the transfer run on, so the test can break it from the
+//           other side
+//   A command may carry "id"; the answer repeats it, so a driver can run
+//   several commands at once and match the answers.
 //   {"cmd":"hangup","peer":"12D3.."}       -> close every connection to it
+//   {"cmd":"stall","peer":..,"bytes":M}  -> {"sid":n}: a stream that writes
+//        M bytes on ECHO and never reads; {"cmd":"stallstat","sid":n} -> how
+//        many bytes it got out so far; {"cmd":"stallend","sid":n} resets it
+//   {"cmd":"watch","bytes":N}              -> the next inbound echo stream to
+//        pass N bytes prints {"event":"echo-bytes","bytes":n}
 //   {"cmd":"quit"}
 // Nothing here listens beyond 127.0.0.1.
 import { createLibp2p } from 'libp2p'
@@ -38,9 +49,24 @@ const node = await createLibp2p({
   services: { identify: identify(), ping: ping() },
 })
 
+// After {"cmd":"watch","bytes":N}, the first echo stream to pass N bytes
+// prints {"event":"echo-bytes"}: proof that a transfer towards us is under way.
+let watchAt = 0
+async function * watched (source) {
+  let n = 0
+  for await (const chunk of source) {
+    n += chunk.byteLength
+    if (watchAt > 0 && n >= watchAt) {
+      watchAt = 0
+      out({ event: 'echo-bytes', bytes: n })
+    }
+    yield chunk
+  }
+}
+
 await node.handle(ECHO, async ({ stream }) => {
   // A peer resetting or hanging up mid-echo is a test case, not a crash.
-  await stream.sink(stream.source).catch((err) => {
+  await stream.sink(watched(stream.source)).catch((err) => {
     out({ event: 'echo-error', error: String(err?.message ?? err) })
   })
 }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
@@ -60,6 +86,12 @@ node.addEventListener('peer:identify', (e) => {
 })
 node.addEventListener('peer:connect', (e) => out({ event: 'connect', peer: e.detail.toString() }))
 node.addEventListener('peer:disconnect', (e) => out({ event: 'disconnect', peer: e.detail.toString() }))
+// Per connection (a peer may briefly have two, e.g. after simultaneous dials).
+const connEvent = (kind) => (e) => out({
+  event: kind, peer: e.detail.remotePeer.toString(), id: e.detail.id, direction: e.detail.direction,
+})
+node.addEventListener('connection:open', connEvent('conn-open'))
+node.addEventListener('connection:close', connEvent('conn-close'))
 
 out({ event: 'ready', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) })
 
@@ -100,12 +132,21 @@ async function echoOne (conn, s, total, onProgress) {
       if (onProgress) onProgress(n, stream, conn)
     }
   })()
-  await stream.sink(produce(s, total, sent))
-  await reader
-  if (n !== total) throw new Error(`stream ${s}: echoed ${n} of ${total} bytes`)
+  // Wait for both halves, so a broken transfer reports what the reading
+  // side saw (reset, closed early) rather than only the writer's symptom.
+  const [w, r] = await Promise.allSettled([stream.sink(produce(s, total, sent)), reader])
+  if (r.status === 'rejected') throw new Error(`stream ${s}: read: ${r.reason?.message ?? r.reason}`)
+  if (n !== total) {
+    const why = w.status === 'rejected' ? `; write: ${w.reason?.message ?? w.reason}` : ''
+    throw new Error(`stream ${s}: echoed ${n} of ${total} bytes${why}`)
+  }
+  if (w.status === 'rejected') throw new Error(`stream ${s}: write: ${w.reason?.message ?? w.reason}`)
   if (sent.digest('hex') !== got.digest('hex')) throw new Error(`stream ${s}: bytes differ`)
   return n
 }
+
+const stalls = new Map()
+let nextStall = 1
 
 async function connTo (c) {
   return node.dial(target(c))
@@ -128,12 +169,44 @@ const commands = {
         done = true
         if (c.mode === 'close') stream.close().catch(() => {})
         else if (c.mode === 'reset') stream.abort(new Error('test reset'))
-        else cn.close()
+        else if (c.mode === 'goaway') cn.close().catch(() => {})
+        else if (c.mode === 'kill') cn.abort(new Error('test hangup'))
+        else out({ event: 'abort-point', id: c.id, bytes: n })
       })
       return { error: null }
     } catch (err) {
       return { error: String(err?.message ?? err) }
     }
+  },
+  // A stream that writes and never reads: the far end must stop echoing
+  // once our receive window is full, and we must stop once its is.
+  async stall (c) {
+    const conn = await connTo(c)
+    const stream = await conn.newStream(ECHO)
+    const sid = nextStall++
+    const st = { sent: 0, error: null, stream }
+    stalls.set(sid, st)
+    stream.sink((async function * () {
+      for (let i = 0; st.sent < c.bytes; i++) {
+        const b = chunkOf(0, i, Math.min(CHUNK, c.bytes - st.sent))
+        yield b
+        st.sent += b.length
+      }
+    })()).catch((err) => { st.error = String(err?.message ?? err) })
+    return { sid }
+  },
+  async stallstat (c) {
+    const st = stalls.get(c.sid)
+    return { sent: st.sent, error: st.error }
+  },
+  async stallend (c) {
+    stalls.get(c.sid).stream.abort(new Error('test stall end'))
+    stalls.delete(c.sid)
+    return {}
+  },
+  async watch (c) {
+    watchAt = c.bytes
+    return {}
   },
   async hangup (c) {
     await node.hangUp(peerIdFromString(c.peer))
@@ -141,7 +214,7 @@ const commands = {
   },
   async dial (c) {
     const conn = await node.dial(target(c))
-    return { peer: conn.remotePeer.toString() }
+    return { peer: conn.remotePeer.toString(), conn: conn.id, direction: conn.direction }
   },
   async ping (c) {
     return { rtt: await node.services.ping.ping(target(c)) }
@@ -177,9 +250,9 @@ rl.on('line', async (line) => {
   const fn = commands[c.cmd]
   if (!fn) return out({ ok: false, error: `unknown command ${c.cmd}` })
   try {
-    out({ ok: true, cmd: c.cmd, ...(await fn(c)) })
+    out({ ok: true, cmd: c.cmd, id: c.id, ...(await fn(c)) })
   } catch (err) {
-    out({ ok: false, cmd: c.cmd, error: String(err?.message ?? err) })
+    out({ ok: false, cmd: c.cmd, id: c.id, error: String(err?.message ?? err) })
   }
 })
 rl.on('close', async () => { await node.stop(); process.exit(0) })

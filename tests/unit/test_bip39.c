@@ -237,24 +237,24 @@ static void test_unknown_word(void **state)
 {
 	expect_error("abandon abandon abandn abandon abandon abandon abandon abandon abandon "
 	             "abandon abandon about",
-	             -ENOENT, "word 3 'abandn' is not in the BIP39 list; did you mean 'abandon'?");
+	             -ENOENT, "word 3 'abandn' is not a BIP39 word; did you mean 'abandon'?");
 	/* Reported before a wrong count, and named as typed. */
 	expect_error("legal winner thank year wave sausage worth useful legal winner Thnak",
-	             -ENOENT, "word 11 'Thnak' is not in the BIP39 list; did you mean 'thank'?");
-	expect_error("qqqqqqqq zoo", -ENOENT, "word 1 'qqqqqqqq' is not in the BIP39 list");
+	             -ENOENT, "word 11 'Thnak' is not a BIP39 word; did you mean 'thank'?");
+	expect_error("qqqqqqqq zoo", -ENOENT, "word 1 'qqqqqqqq' is not a BIP39 word");
 	/* Overlong input and control bytes are shown bounded and printable. */
 	expect_error("zoo abandonabandonabandonabandonabandonabandonabandon", -ENOENT,
-	             "word 2 'abandonabandonabandonabandonabandonabandonab...' is not in the BIP39 "
-	             "list; did you mean 'abandon'?");
-	expect_error("zoo \x1b[31mred", -ENOENT, "word 2 '?[31mred' is not in the BIP39 list");
+	             "word 2 'abandonabandonabandonabandonabandonabandonab...' is not a BIP39 "
+	             "word; did you mean 'abandon'?");
+	expect_error("zoo \x1b[31mred", -ENOENT, "word 2 '?[31mred' is not a BIP39 word");
 	expect_error("zoo caf\xc3\xa9", -ENOENT,
 	             "word 2 'caf?"
-	             "?' is not in the BIP39 list");
+	             "?' is not a BIP39 word");
 	expect_error("zoo \xc3\xa1"
 	             "bandon",
 	             -ENOENT,
 	             "word 2 '?"
-	             "?bandon' is not in the BIP39 list; did you mean 'abandon'?");
+	             "?bandon' is not a BIP39 word; did you mean 'abandon'?");
 }
 
 static void test_wrong_count(void **state)

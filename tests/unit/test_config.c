@@ -87,6 +87,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.mdns_interfaces.n, 0);
 	assert_false(c.no_mdns);
 	assert_false(c.foreground);
+	assert_false(c.enable_test_protocols);
 	assert_int_equal(c.log_level, LOG_INFO);
 	config_free(&c);
 }
@@ -103,7 +104,8 @@ static void test_every_option(void **state)
 	                      "/ip4/0.0.0.0/tcp/4001", "--listen=/ip6/::/udp/4001/quic-v1",
 	                      "--bootstrap", BOOT, "--no-mdns", "--mdns-interface", "eth0",
 	                      "--mdns-interface=wlan0", "--password-file", "/p", "--log-level",
-	                      "debug", "--foreground", "--device-name", "Alice's laptop", NULL),
+	                      "debug", "--foreground", "--device-name", "Alice's laptop",
+	                      "--enable-test-protocols", NULL),
 	                 0);
 	assert_string_equal(c.instance, "alice");
 	assert_string_equal(c.config_file, cfg);
@@ -121,6 +123,7 @@ static void test_every_option(void **state)
 	assert_string_equal(c.password_file, "/p");
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_true(c.foreground);
+	assert_true(c.enable_test_protocols);
 	assert_string_equal(c.device_name, "Alice's laptop");
 	config_free(&c);
 }
@@ -327,6 +330,9 @@ static void test_file_errors(void **state)
 	file_error("instance = bob\n",
 	           "sdnetd.conf:1: 'instance' can only be given on the command");
 	file_error("foreground = true\n", "sdnetd.conf:1: 'foreground' can only be given");
+	/* Tests only: never switched on by a config file left on a device. */
+	file_error("enable-test-protocols = true\n",
+	           "sdnetd.conf:1: 'enable-test-protocols' can only be given");
 	file_error("config = /x\n", "sdnetd.conf:1: 'config'");
 	file_error("\n\nlog-level = chatty\n", "sdnetd.conf:3: log-level: unknown log level");
 	file_error("listen = /ip4/999.1.1.1/tcp/1\n", "sdnetd.conf:1: listen: ");

@@ -3,21 +3,31 @@
  * is documented with the same param names, required flags and types, every
  * documented method of an area that has a table exists, the document built
  * into the daemon is the one in the tree, and the error codes agree with
- * common/jsonrpc.h. */
+ * common/jsonrpc.h. Methods under a prefix the document lists in
+ * x-optional-prefixes (test.*: only with --enable-test-protocols) may be
+ * absent from a running daemon: they come from optional tables here. */
 #include "testutil.h"
 
 #include <string.h>
 
+#include "rpc-net.h"
 #include "rpc-node.h"
+#include "rpc-pairing.h"
 #include "rpc.h"
 
-/* Every method table the daemon serves. Adding an area is one line here. */
+/* Every method table the daemon serves, the optional ones last. Adding an
+ * area is one line here. */
 static const struct rpc_method *const tables[] = {
         rpc_node_methods,
+        rpc_net_methods,
+        rpc_pairing_methods,
         rpc_events_methods,
         rpc_discover_methods,
+        /* optional: */
+        rpc_test_methods,
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
+#define NREQUIRED (NTABLES - 1)
 
 static json_t *doc;
 
@@ -113,9 +123,9 @@ static void test_tables_documented(void **state)
 			method_matches(m);
 }
 
-static const struct rpc_method *served(const char *name)
+static const struct rpc_method *served_in(const char *name, size_t from, size_t to)
 {
-	for (size_t t = 0; t < NTABLES; t++)
+	for (size_t t = from; t < to; t++)
 		for (const struct rpc_method *m = tables[t]; m->name; m++)
 			if (strcmp(m->name, name) == 0)
 				return m;
@@ -147,9 +157,45 @@ static void test_documented_served(void **state)
 			              name);
 			continue;
 		}
-		if (!served(name))
+		if (!served_in(name, 0, NTABLES))
 			fail_msg("%s is in openrpc.json but no table serves it", name);
 	}
+}
+
+/* The prefix of name listed in x-optional-prefixes, or NULL. */
+static const char *optional_prefix(const char *name)
+{
+	const char *prefix;
+	json_t *why;
+	json_object_foreach(json_object_get(doc, "x-optional-prefixes"), prefix, why)
+	{
+		if (strncmp(name, prefix, strlen(prefix)) == 0)
+			return prefix;
+	}
+	return NULL;
+}
+
+/* Optional methods come only from optional tables and always-served ones
+ * only from the others, so a daemon started without the option still
+ * serves everything the document promises unconditionally. */
+static void test_optional_prefixes(void **state)
+{
+	json_t *opt = json_object_get(doc, "x-optional-prefixes");
+	assert_true(json_is_object(opt));
+	assert_non_null(json_object_get(opt, "test."));
+	for (size_t t = 0; t < NTABLES; t++) {
+		for (const struct rpc_method *m = tables[t]; m->name; m++) {
+			bool optional = optional_prefix(m->name) != NULL;
+			if (optional != (t >= NREQUIRED))
+				fail_msg("%s is in %s table but its prefix is %s in "
+				         "x-optional-prefixes",
+				         m->name,
+				         t >= NREQUIRED ? "an optional" : "an always-served",
+				         optional ? "listed" : "not listed");
+		}
+	}
+	assert_non_null(served_in("test.echo", NREQUIRED, NTABLES));
+	assert_null(served_in("test.echo", 0, NREQUIRED));
 }
 
 static void test_embedded_is_source(void **state)
@@ -198,9 +244,8 @@ static void test_error_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_tables_documented),
-	        cmocka_unit_test(test_documented_served),
-	        cmocka_unit_test(test_embedded_is_source),
+	        cmocka_unit_test(test_tables_documented), cmocka_unit_test(test_documented_served),
+	        cmocka_unit_test(test_optional_prefixes), cmocka_unit_test(test_embedded_is_source),
 	        cmocka_unit_test(test_error_codes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

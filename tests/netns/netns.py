@@ -1,0 +1,227 @@
+"""Helpers for sdnetd's netns suite: network namespaces joined by veth
+pairs, created by each test and deleted after it (even when it fails, and
+at exit if a test was interrupted), with sdnetd daemons and js-libp2p nodes
+running inside them. mDNS only ever runs on those veths: nothing is sent on
+the machine's real interfaces.
+
+Needs root and `ip netns`; without them every test exits 77 (skipped) with
+a message saying why. Waits are bounded and event-driven (RPC events, JSON
+lines read with select()); nothing sleeps to let something happen.
+Standard library only."""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+
+import harness  # noqa: E402
+import interop  # noqa: E402
+
+TIMEOUT = harness.TIMEOUT
+SDNETD = harness.SDNETD
+# Namespaces made by this process, deleted at exit whatever happened.
+_made = []
+
+
+def _ip(*args, ns=None, check=True):
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + ["ip", *args]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=TIMEOUT)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+    return r
+
+
+def skip_unless_possible():
+    """Exit 77 (meson: skipped) unless we are root and can make a
+    namespace."""
+    if os.geteuid() != 0:
+        print("SKIP: the netns suite needs root (it creates network namespaces and veth "
+              "pairs); run `sudo meson test --suite netns`", file=sys.stderr)
+        sys.exit(77)
+    if not shutil.which("ip"):
+        print("SKIP: the netns suite needs iproute2's `ip`", file=sys.stderr)
+        sys.exit(77)
+    probe = f"sdprobe{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", probe], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        print(f"SKIP: `ip netns add` does not work here: {r.stderr.strip()}", file=sys.stderr)
+        sys.exit(77)
+    subprocess.run(["ip", "netns", "del", probe], stderr=subprocess.DEVNULL)
+
+
+def _cleanup_all():
+    for ns in list(_made):
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        _made.remove(ns)
+
+
+atexit.register(_cleanup_all)
+
+
+class Net:
+    """Namespaces (deleted with their veths by close()) for one test."""
+
+    def __init__(self, tag):
+        self.prefix = f"sd{tag}{os.getpid()}"
+        self.names = []
+
+    def ns(self, name):
+        full = f"{self.prefix}{name}"
+        _ip("netns", "add", full)
+        _made.append(full)
+        self.names.append(full)
+        _ip("link", "set", "lo", "up", ns=full)
+        return full
+
+    def veth(self, ns_a, if_a, ns_b, if_b):
+        """A veth pair made directly inside the two namespaces (its names
+        never exist outside them), links left down."""
+        _ip("link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns",
+            ns_b)
+
+    def addr(self, ns, ifname, cidr, add=True):
+        _ip("addr", "add" if add else "del", cidr, "dev", ifname, ns=ns)
+
+    def up(self, ns, ifname):
+        """Link up, then the multicast route mDNS stacks without an
+        explicit interface (js's multicast-dns) need."""
+        _ip("link", "set", ifname, "up", ns=ns)
+        _ip("route", "add", "224.0.0.0/4", "dev", ifname, ns=ns)
+
+    def close(self):
+        for ns in self.names:
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+            if ns in _made:
+                _made.remove(ns)
+        self.names = []
+
+
+class Events:
+    """A control connection subscribed to a daemon's events, with
+    predicate waits."""
+
+    def __init__(self, daemon, kinds=None):
+        self.c = daemon.connect()
+        params = {"kinds": kinds} if kinds is not None else {}
+        r = self.c.request("events.subscribe", params)
+        if "result" not in r:
+            raise AssertionError(f"events.subscribe: {r}")
+
+    def wait(self, kind, pred=lambda d: True, timeout=TIMEOUT, what=None):
+        """The first unconsumed event of this kind whose data satisfies
+        pred (others stay queued, for later waits and checks)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.c.pending):
+                if (m.get("method") == "event" and m["params"]["kind"] == kind
+                        and pred(m["params"]["data"])):
+                    del self.c.pending[i]
+                    return m["params"]["data"]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [m["params"]["data"] for m in self.c.pending
+                        if m.get("method") == "event" and m["params"]["kind"] == kind]
+                raise AssertionError(f"no {what or kind} within {timeout} s; "
+                                     f"{kind} events seen: {seen}")
+            self.c.sock.settimeout(left)
+            try:
+                self.c.pending.append(self.c.read())
+            except TimeoutError:
+                pass
+            finally:
+                self.c.sock.settimeout(TIMEOUT)
+
+    def events(self, kind_prefix=""):
+        """Every event received so far (kind, data), unconsumed."""
+        return [(m["params"]["kind"], m["params"]["data"]) for m in self.c.pending
+                if m.get("method") == "event" and m["params"]["kind"].startswith(kind_prefix)]
+
+    def close(self):
+        self.c.close()
+
+
+class NsJsPeer(interop.JsPeer):
+    """interop.JsPeer, but the node process runs inside a namespace."""
+
+    def __init__(self, root, ns, script, args=(), name="js"):
+        self.name = name
+        self.err_path = os.path.join(root, f"{name}.stderr")
+        self.out_path = os.path.join(root, f"{name}.stdout")
+        self.log = open(self.out_path, "w", encoding="utf-8")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", ns, interop.NODE, script,
+                                          *args], cwd=interop.HERE, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=err)
+        self.buf = b""
+        self.pending = []
+        self.next_id = 1
+        ready = self.wait(lambda m: m.get("event") == "ready")
+        self.peer_id = ready["peerId"]
+        self.addrs = ready.get("addrs", [])
+        self.addr = self.addrs[0] if self.addrs else None
+
+
+class Case(harness.Case):
+    """A harness.Case with namespaces, daemons inside them, and cleanup
+    of all of it after each test."""
+
+    tag = "t"
+
+    def setUp(self):
+        super().setUp()
+        self.net = Net(self.tag)
+        self.closers = []
+
+    def tearDown(self):
+        for c in reversed(self.closers):
+            try:
+                c()
+            except Exception:  # noqa: BLE001 - cleanup goes on
+                pass
+        # meson shows a test's output only when it fails (or with -v).
+        for d in self.daemons:
+            try:
+                print(f"--- sdnetd {d.instance} stderr (tail) ---\n{d.stderr()[-4000:]}",
+                      file=sys.stderr)
+            except (OSError, AttributeError):
+                pass
+        super().tearDown()
+        self.net.close()
+
+    def sdnetd(self, ns, instance, args=(), env=None):
+        """A daemon inside ns. args must choose mDNS interfaces (or
+        --no-mdns): the harness adds --no-mdns otherwise."""
+        d = harness.Daemon(self.home, instance, args, env)
+        self.daemons.append(d)
+        d.start(argv=["ip", "netns", "exec", ns, SDNETD, "--instance", instance,
+                      *harness.mdns_safe(args)])
+        return d
+
+    def events(self, d, kinds=None):
+        ev = Events(d, kinds)
+        self.closers.append(ev.close)
+        return ev
+
+    def js(self, ns, script, args=(), name="js"):
+        p = NsJsPeer(self.home.root, ns, script, args, name)
+        self.closers.append(p.close)
+        return p
+
+
+def main():
+    skip_unless_possible()
+    # meson's timeout sends SIGTERM: turn it into an exception so tearDown
+    # and atexit still take the namespaces down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    harness.main()
