@@ -49,6 +49,7 @@ struct mdns_svc {
 	uint8_t *rxbuf;
 	struct mdns_iface *ifaces[MDNS_SVC_MAX_IFACES];
 	size_t n_ifaces;
+	bool warned_full; /* MDNS_SVC_MAX_IFACES reached, said once */
 	const struct mdns_observer *obs[MDNS_SVC_MAX_OBSERVERS];
 	size_t n_obs;
 	struct rendezvous_backend backend;

@@ -252,8 +252,11 @@ static void iface_stop(struct mdns_iface *ifc, const char *why)
 static int iface_start(struct mdns_svc *svc, const struct netif *nif)
 {
 	if (svc->n_ifaces == MDNS_SVC_MAX_IFACES) {
-		log_warning("mDNS: not running on %s: already on %d interfaces", nif->name,
-		            MDNS_SVC_MAX_IFACES);
+		if (!svc->warned_full)
+			log_warning("mDNS: not running on %s (and maybe others): already on %d "
+			            "interfaces; name the ones to use with --mdns-interface",
+			            nif->name, MDNS_SVC_MAX_IFACES);
+		svc->warned_full = true;
 		return -ENOSPC;
 	}
 	struct mdns_iface *ifc = calloc(1, sizeof(*ifc));
@@ -390,6 +393,8 @@ static void reconcile(struct mdns_svc *svc)
 		drain(ifc, NULL, NULL);
 	}
 	netif_list_free(&l);
+	if (svc->n_ifaces < MDNS_SVC_MAX_IFACES)
+		svc->warned_full = false;
 	/* New engines take up the running advertisement and lookup. */
 	mdns_svc_apply_pairing(svc);
 }

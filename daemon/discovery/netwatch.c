@@ -25,7 +25,10 @@ static void arm(struct netwatch *w)
 {
 	struct timeval tv = {.tv_sec = w->debounce_ms / 1000,
 	                     .tv_usec = (suseconds_t)(w->debounce_ms % 1000) * 1000};
-	evtimer_add(w->timer, &tv); /* re-adding pushes the deadline back */
+	/* From the first change of a burst: a link that keeps flapping must
+	 * not postpone the rescan for ever. */
+	if (!evtimer_pending(w->timer, NULL))
+		evtimer_add(w->timer, &tv);
 }
 
 static void read_cb(evutil_socket_t fd, short what, void *arg)

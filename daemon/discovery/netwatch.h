@@ -1,7 +1,7 @@
 /* Hear about interface and address changes (rtnetlink link and address
  * groups) and report them, debounced: a burst of changes (an interface
  * coming up brings several messages) becomes one callback a short while
- * after the last one. The messages themselves are not parsed: the caller
+ * after the first one. The messages themselves are not parsed: the caller
  * reads a fresh snapshot (netif.h), so nothing here trusts their contents. */
 #pragma once
 

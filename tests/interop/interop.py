@@ -260,6 +260,21 @@ def wait_stats(daemon, what, pred, timeout=TIMEOUT):
         raise AssertionError(f"{e}; last net.stats: {st}")
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sanitized():
+    """Whether SDNETD is an ASan build: its quarantine keeps freed memory
+    resident, so resident-memory bounds say nothing there."""
+    with open(harness.SDNETD, "rb") as f:
+        return b"AddressSanitizer" in f.read()
+
+
 def tail(text, n=40):
     return "\n".join(text.splitlines()[-n:])
 
@@ -360,6 +375,14 @@ class Case(harness.Case):
                 ev.close()
         js.event("identify", peer=sd_id)
         return sd_id, sd_addr
+
+    def assert_rss_growth(self, kib, bound_kib, what):
+        """Resident memory grew by kib; at most bound_kib (not checked under
+        ASan, see sanitized())."""
+        if sanitized():
+            print(f"{what}: VmRSS grew {kib} KiB (ASan build: bound not checked)")
+            return
+        self.assertLess(kib, bound_kib, f"{what}: VmRSS grew {kib} KiB")
 
     def assert_no_leaks(self, d, conns=None):
         """After a bounded wait: no open streams, nothing handshaking, and

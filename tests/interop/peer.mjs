@@ -88,7 +88,10 @@ node.addEventListener('peer:connect', (e) => out({ event: 'connect', peer: e.det
 node.addEventListener('peer:disconnect', (e) => out({ event: 'disconnect', peer: e.detail.toString() }))
 // Per connection (a peer may briefly have two, e.g. after simultaneous dials).
 const connEvent = (kind) => (e) => out({
-  event: kind, peer: e.detail.remotePeer.toString(), id: e.detail.id, direction: e.detail.direction,
+  event: kind,
+  peer: e.detail.remotePeer.toString(),
+  id: e.detail.id,
+  direction: e.detail.direction,
 })
 node.addEventListener('connection:open', connEvent('conn-open'))
 node.addEventListener('connection:close', connEvent('conn-close'))
@@ -135,12 +138,13 @@ async function echoOne (conn, s, total, onProgress) {
   // Wait for both halves, so a broken transfer reports what the reading
   // side saw (reset, closed early) rather than only the writer's symptom.
   const [w, r] = await Promise.allSettled([stream.sink(produce(s, total, sent)), reader])
-  if (r.status === 'rejected') throw new Error(`stream ${s}: read: ${r.reason?.message ?? r.reason}`)
+  const why = (p) => String(p.reason?.message ?? p.reason)
+  if (r.status === 'rejected') throw new Error(`stream ${s}: read: ${why(r)}`)
   if (n !== total) {
-    const why = w.status === 'rejected' ? `; write: ${w.reason?.message ?? w.reason}` : ''
-    throw new Error(`stream ${s}: echoed ${n} of ${total} bytes${why}`)
+    const wr = w.status === 'rejected' ? `; write: ${why(w)}` : ''
+    throw new Error(`stream ${s}: echoed ${n} of ${total} bytes${wr}`)
   }
-  if (w.status === 'rejected') throw new Error(`stream ${s}: write: ${w.reason?.message ?? w.reason}`)
+  if (w.status === 'rejected') throw new Error(`stream ${s}: write: ${why(w)}`)
   if (sent.digest('hex') !== got.digest('hex')) throw new Error(`stream ${s}: bytes differ`)
   return n
 }

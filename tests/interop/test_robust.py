@@ -37,13 +37,6 @@ def mss(line):
     return uvarint(len(b)) + b
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
 
 class Raw:
     """A plain TCP client to sdnetd's listen port."""
@@ -194,7 +187,7 @@ class Robust(interop.Case):
         default): the excess is refused at once, the rest is dropped by the
         handshake timeout; memory stays bounded and js carries on."""
         timeout = self.limits["handshake_timeout_ms"] / 1000
-        rss0 = rss_kib(self.d.pid)
+        rss0 = interop.rss_kib(self.d.pid)
         before = call(self.d, "net.stats")
         raws = [self.raw(f"silent {i}") for i in range(80)]
         partial = self.raw("partial multistream header")
@@ -205,7 +198,7 @@ class Robust(interop.Case):
         # js works while they all sit there.
         self.js_still_fine()
         mid = call(self.d, "net.stats")
-        rss1 = rss_kib(self.d.pid)
+        rss1 = interop.rss_kib(self.d.pid)
         still = wait_all_closed(raws, timeout + SLACK)
         self.assertEqual([r.name for r in still], [], "not dropped by the handshake timeout")
         times = sorted(r.closed_after for r in raws)
@@ -224,7 +217,7 @@ class Robust(interop.Case):
         self.assertEqual(refused, len(early), end)
         self.assertGreaterEqual(end["handshake_timeouts"] - before["handshake_timeouts"],
                                 len(late), end)
-        self.assertLess(rss1 - rss0, 32 * 1024, "memory grew by more than 32 MiB")
+        self.assert_rss_growth(rss1 - rss0, 32 * 1024, "stalled handshakes")
         log = self.d.stderr().splitlines()
         refusals = [ln for ln in log if "inbound connection refused" in ln]
         timeouts = [ln for ln in log if "failed during" in ln and "timed out" in ln]
@@ -244,21 +237,21 @@ class Robust(interop.Case):
         so js's writes stall at a few windows' worth; sdnetd's memory stays
         bounded and the connection's other streams carry on."""
         js = self.js_
-        rss0 = rss_kib(self.d.pid)
+        rss0 = interop.rss_kib(self.d.pid)
         sid = js.call("stall", peer=self.sd_id, bytes=256 * MIB)["sid"]
         # Other streams work meanwhile (and give the stall time to set in).
         self.js_still_fine()
         s1 = js.call("stallstat", sid=sid)
         self.js_still_fine()
         s2 = js.call("stallstat", sid=sid)
-        rss1 = rss_kib(self.d.pid)
+        rss1 = interop.rss_kib(self.d.pid)
         print(f"non-reading stream: js got {s1['sent']} then {s2['sent']} bytes out; "
               f"sdnetd VmRSS {rss0} -> {rss1} KiB")
         self.assertIsNone(s2["error"])
         self.assertGreater(s1["sent"], 0)
         self.assertEqual(s1["sent"], s2["sent"], "writes into a non-reading peer never stalled")
         self.assertLessEqual(s2["sent"], 17 * MIB)  # 16 MiB max window and a chunk
-        self.assertLess(rss1 - rss0, 32 * 1024, "memory grew by more than 32 MiB")
+        self.assert_rss_growth(rss1 - rss0, 32 * 1024, "non-reading stream")
         js.call("stallend", sid=sid)
         self.assert_no_leaks(self.d, conns=1)
         self.js_still_fine()

@@ -10,14 +10,12 @@ lines read with select()); nothing sleeps to let something happen.
 Standard library only."""
 
 import atexit
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))

@@ -10,8 +10,6 @@ to their events, so no discovery can happen before the test listens; it
 also shows that a named interface that does not exist yet is picked up
 when it appears."""
 
-import unittest
-
 import netns
 
 LISTEN = ["--listen", "/ip4/0.0.0.0/tcp/0"]

@@ -7,11 +7,13 @@ sdnetd's address, and sdnetd can dial what it found.
 Skipped (exit 77) without root / `ip netns`, or when the js dependencies
 were never installed."""
 
+import os
+
 import netns
 from netns import interop
 
 LISTEN = ["--listen", "/ip4/0.0.0.0/tcp/0"]
-MDNS_PEER = interop.os.path.join(interop.HERE, "mdns-peer.mjs")
+MDNS_PEER = os.path.join(interop.HERE, "mdns-peer.mjs")
 
 
 class WithJs(netns.Case):
