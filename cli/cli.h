@@ -49,3 +49,6 @@ struct cli_command {
 extern const struct cli_command cli_daemon_commands[];
 extern const struct cli_command cli_network_commands[];
 extern const struct cli_command cli_pair_commands[];
+extern const struct cli_command cli_device_commands[];
+extern const struct cli_command cli_message_commands[];
+extern const struct cli_command cli_transfer_commands[];

@@ -21,6 +21,7 @@
 #include "bip39.h"
 #include "cli.h"
 #include "client.h"
+#include "cmd-device.h"
 #include "commands.h"
 #include "crypto.h"
 #include "output.h"
@@ -535,20 +536,40 @@ static void devices_print(json_t *devices)
 		char when[64];
 		ago(when, sizeof(when), now - json_integer_value(json_object_get(d, "paired_at")));
 		const char *trust = str_of(d, "trust", "trusted");
-		printf("%s (%s) - paired %s%s%s\n", str_of(d, "name", "?"), str_of(d, "state", "?"),
-		       when, strcmp(trust, "trusted") ? ", trust: " : "",
-		       strcmp(trust, "trusted") ? trust : "");
+		/* The link's detail (persist service) when it has one:
+		 * "auto-reconnected", "next retry in 4 s", why not connected. */
+		const char *detail = str_of(d, "state_detail", "");
+		if (detail[0])
+			printf("%s (%s) - %s%s%s\n", str_of(d, "name", "?"),
+			       str_of(d, "state", "?"), detail,
+			       strcmp(trust, "trusted") ? ", trust: " : "",
+			       strcmp(trust, "trusted") ? trust : "");
+		else
+			printf("%s (%s) - paired %s%s%s\n", str_of(d, "name", "?"),
+			       str_of(d, "state", "?"), when,
+			       strcmp(trust, "trusted") ? ", trust: " : "",
+			       strcmp(trust, "trusted") ? trust : "");
 	}
 }
 
 static int run_devices(struct cli *cli, int argc, char **argv)
 {
 	struct pair_opts o = {.expires = -1};
-	int r = parse_opts(cli, "network devices", argc, argv, &o, false);
+	/* --verbose / -v: with metrics (cmd-device.c). */
+	bool verbose = false;
+	int k = 0;
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else
+			argv[k++] = argv[i];
+	int r = parse_opts(cli, "network devices", k, argv, &o, false);
 	json_t *res = NULL;
 	if (r == CLI_EXIT_OK)
 		r = call_simple(cli, "devices.list", NULL, &res);
-	if (r == CLI_EXIT_OK && cli->json)
+	if (r == CLI_EXIT_OK && verbose)
+		r = cmd_devices_verbose(cli, json_object_get(res, "devices"));
+	else if (r == CLI_EXIT_OK && cli->json)
 		r = out_json(devices_json(json_object_get(res, "devices")));
 	else if (r == CLI_EXIT_OK)
 		devices_print(json_object_get(res, "devices"));
@@ -580,8 +601,12 @@ const struct cli_command cli_pair_commands[] = {
          "ID is a session id from 'network pair status'; without it, the only\n"
          "running pairing is cancelled.\n",
          run_cancel},
-        {"network devices", "", "list paired devices",
-         "One line per device: 'NAME (connected|disconnected) - paired N minutes ago'.\n"
+        {"network devices", "[--verbose]", "list paired devices",
+         "One line per device: 'NAME (STATE) - paired N minutes ago', or the link's\n"
+         "detail instead ('bob (connected) - auto-reconnected', 'bob (backoff) - next\n"
+         "retry in 4 s'); STATE is connected, connecting, backoff, disconnected or\n"
+         "disabled. --verbose adds RTT, bytes and messages each way, uptime and\n"
+         "reconnects (devices.metrics).\n"
          "With --json prints an array of objects with device_id, name, os, peer_id,\n"
          "state, trust, paired_at and last_seen (unix seconds), addresses and\n"
          "protocol_version.\n",

@@ -11,9 +11,8 @@
 
 /* Every group's table, in the order `spacedrive --help` lists them. */
 static const struct cli_command *const tables[] = {
-        cli_daemon_commands,
-        cli_network_commands,
-        cli_pair_commands,
+        cli_daemon_commands, cli_network_commands, cli_pair_commands,
+        cli_device_commands, cli_message_commands, cli_transfer_commands,
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))

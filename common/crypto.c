@@ -313,51 +313,45 @@ static int cipher_update_all(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *i
 
 /* Both AEADs here have a 12-byte nonce and a 16-byte tag and are stream
  * modes (output length equals input length), so one routine serves both. */
-static int aead_seal(const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *nonce,
-                     const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out)
+static bool seal_args_ok(const uint8_t *nonce, const void *ad, size_t ad_len, const void *pt,
+                         size_t pt_len, const uint8_t *out)
 {
-	if (!key || !nonce || (!ad && ad_len) || (!pt && pt_len) || !out ||
-	    pt_len > SIZE_MAX - AEAD_TAG_LEN)
-		return -EINVAL;
-	int r = -EIO;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_EncryptInit_ex(ctx, cipher, NULL, key, nonce) != 1)
-		goto out;
-	if (ad_len && cipher_update_all(ctx, NULL, ad, ad_len) < 0)
-		goto out;
-	if (pt_len && cipher_update_all(ctx, out, pt, pt_len) < 0)
-		goto out;
-	int outl = 0;
-	if (EVP_EncryptFinal_ex(ctx, out + pt_len, &outl) != 1 || outl != 0)
-		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, out + pt_len) != 1)
-		goto out;
-	r = 0;
-out:
-	if (r < 0)
-		crypto_wipe(out, pt_len + AEAD_TAG_LEN);
-	EVP_CIPHER_CTX_free(ctx);
-	return r;
+	return nonce && (ad || !ad_len) && (pt || !pt_len) && out &&
+	       pt_len <= SIZE_MAX - AEAD_TAG_LEN;
 }
 
-static int aead_open(const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *nonce,
-                     const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out)
+static bool open_args_ok(const uint8_t *nonce, const void *ad, size_t ad_len, const void *ct,
+                         size_t ct_len, const uint8_t *out)
 {
-	if (!key || !nonce || (!ad && ad_len) || !ct || ct_len < AEAD_TAG_LEN ||
-	    (!out && ct_len > AEAD_TAG_LEN))
-		return -EINVAL;
+	return nonce && (ad || !ad_len) && ct && ct_len >= AEAD_TAG_LEN &&
+	       (out || ct_len == AEAD_TAG_LEN);
+}
+
+/* One message on a context already set up for encryption with its key and
+ * nonce: AD, plaintext, tag. */
+static int seal_on(EVP_CIPHER_CTX *ctx, const void *ad, size_t ad_len, const void *pt,
+                   size_t pt_len, uint8_t *out)
+{
+	int outl = 0;
+	if ((ad_len && cipher_update_all(ctx, NULL, ad, ad_len) < 0) ||
+	    (pt_len && cipher_update_all(ctx, out, pt, pt_len) < 0) ||
+	    EVP_EncryptFinal_ex(ctx, out + pt_len, &outl) != 1 || outl != 0 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN, out + pt_len) != 1) {
+		crypto_wipe(out, pt_len + AEAD_TAG_LEN);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The same for decryption; never leaves unauthenticated plaintext behind. */
+static int open_on(EVP_CIPHER_CTX *ctx, const void *ad, size_t ad_len, const void *ct,
+                   size_t ct_len, uint8_t *out)
+{
 	size_t pt_len = ct_len - AEAD_TAG_LEN;
 	/* Copy the tag first: out may equal ct and decryption overwrites it. */
 	uint8_t tag[AEAD_TAG_LEN];
 	memcpy(tag, (const uint8_t *)ct + pt_len, AEAD_TAG_LEN);
 	int r = -EIO;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DecryptInit_ex(ctx, cipher, NULL, key, nonce) != 1)
-		goto out;
 	if (ad_len && cipher_update_all(ctx, NULL, ad, ad_len) < 0)
 		goto out;
 	if (pt_len && cipher_update_all(ctx, out, ct, pt_len) < 0)
@@ -366,15 +360,43 @@ static int aead_open(const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t
 		goto out;
 	int outl = 0;
 	uint8_t dummy[AEAD_TAG_LEN];
-	if (EVP_DecryptFinal_ex(ctx, out ? out + pt_len : dummy, &outl) != 1) {
-		r = -EBADMSG;
-		goto out;
-	}
-	r = 0;
+	r = EVP_DecryptFinal_ex(ctx, out ? out + pt_len : dummy, &outl) == 1 ? 0 : -EBADMSG;
 out:
-	/* Never leave unauthenticated plaintext behind. */
 	if (r < 0 && out)
 		crypto_wipe(out, pt_len);
+	return r;
+}
+
+static int aead_seal(const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *nonce,
+                     const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out)
+{
+	if (!key || !seal_args_ok(nonce, ad, ad_len, pt, pt_len, out))
+		return -EINVAL;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	int r = -EIO;
+	if (EVP_EncryptInit_ex(ctx, cipher, NULL, key, nonce) == 1)
+		r = seal_on(ctx, ad, ad_len, pt, pt_len, out);
+	else
+		crypto_wipe(out, pt_len + AEAD_TAG_LEN);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+static int aead_open(const EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *nonce,
+                     const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out)
+{
+	if (!key || !open_args_ok(nonce, ad, ad_len, ct, ct_len, out))
+		return -EINVAL;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	int r = -EIO;
+	if (EVP_DecryptInit_ex(ctx, cipher, NULL, key, nonce) == 1)
+		r = open_on(ctx, ad, ad_len, ct, ct_len, out);
+	else if (out)
+		crypto_wipe(out, ct_len - AEAD_TAG_LEN);
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
 }
@@ -391,6 +413,80 @@ int chachapoly_open(const uint8_t key[CHACHAPOLY_KEY_LEN],
                     const void *ct, size_t ct_len, uint8_t *out)
 {
 	return aead_open(EVP_chacha20_poly1305(), key, nonce, ad, ad_len, ct, ct_len, out);
+}
+
+/* --- ChaCha20-Poly1305 with a reusable key ------------------------------ */
+
+/* One EVP context per direction, each keyed once; a message only sets the
+ * nonce (EVP_CipherInit_ex2 with no cipher and no key keeps both and starts
+ * a new message). The cipher is fetched explicitly, once per context, rather
+ * than looked up by name on every init. */
+struct chachapoly_ctx {
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *enc, *dec;
+};
+
+struct chachapoly_ctx *chachapoly_ctx_free(struct chachapoly_ctx *c)
+{
+	if (!c)
+		return NULL;
+	/* EVP_CIPHER_CTX_free cleanses the key schedule it holds. */
+	EVP_CIPHER_CTX_free(c->enc);
+	EVP_CIPHER_CTX_free(c->dec);
+	EVP_CIPHER_free(c->cipher);
+	OPENSSL_clear_free(c, sizeof(*c));
+	return NULL;
+}
+
+int chachapoly_ctx_new(const uint8_t key[CHACHAPOLY_KEY_LEN], struct chachapoly_ctx **ret)
+{
+	if (!key || !ret)
+		return -EINVAL;
+	struct chachapoly_ctx *c = OPENSSL_zalloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	c->enc = EVP_CIPHER_CTX_new();
+	c->dec = EVP_CIPHER_CTX_new();
+	if (!c->cipher || !c->enc || !c->dec) {
+		int r = c->cipher ? -ENOMEM : -EIO;
+		chachapoly_ctx_free(c);
+		return r;
+	}
+	/* The all-zero nonce here is never used: every message sets its own. */
+	static const uint8_t zero_nonce[CHACHAPOLY_NONCE_LEN];
+	if (EVP_EncryptInit_ex2(c->enc, c->cipher, key, zero_nonce, NULL) != 1 ||
+	    EVP_DecryptInit_ex2(c->dec, c->cipher, key, zero_nonce, NULL) != 1) {
+		chachapoly_ctx_free(c);
+		return -EIO;
+	}
+	*ret = c;
+	return 0;
+}
+
+int chachapoly_ctx_seal(struct chachapoly_ctx *c, const uint8_t nonce[CHACHAPOLY_NONCE_LEN],
+                        const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out)
+{
+	if (!c || !seal_args_ok(nonce, ad, ad_len, pt, pt_len, out))
+		return -EINVAL;
+	if (EVP_EncryptInit_ex2(c->enc, NULL, NULL, nonce, NULL) != 1) {
+		crypto_wipe(out, pt_len + AEAD_TAG_LEN);
+		return -EIO;
+	}
+	return seal_on(c->enc, ad, ad_len, pt, pt_len, out);
+}
+
+int chachapoly_ctx_open(struct chachapoly_ctx *c, const uint8_t nonce[CHACHAPOLY_NONCE_LEN],
+                        const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out)
+{
+	if (!c || !open_args_ok(nonce, ad, ad_len, ct, ct_len, out))
+		return -EINVAL;
+	if (EVP_DecryptInit_ex2(c->dec, NULL, NULL, nonce, NULL) != 1) {
+		if (out)
+			crypto_wipe(out, ct_len - AEAD_TAG_LEN);
+		return -EIO;
+	}
+	return open_on(c->dec, ad, ad_len, ct, ct_len, out);
 }
 
 int aesgcm_seal(const uint8_t key[AES256GCM_KEY_LEN], const uint8_t nonce[AES256GCM_NONCE_LEN],

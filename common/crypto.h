@@ -67,6 +67,22 @@ int chachapoly_open(const uint8_t key[CHACHAPOLY_KEY_LEN],
                     const uint8_t nonce[CHACHAPOLY_NONCE_LEN], const void *ad, size_t ad_len,
                     const void *ct, size_t ct_len, uint8_t *out);
 
+/* The same AEAD with the key set up once, for many messages under one key
+ * (Noise transport frames): the cipher is fetched and the key scheduled when
+ * the context is made, and each seal/open only sets the nonce, instead of a
+ * fetch and a fresh EVP context per message. Seal and open are exactly
+ * chachapoly_seal() / chachapoly_open() with the context's key (same sizes,
+ * aliasing, errors and wiping on failure). new: 0, -EINVAL (NULL key or
+ * ret), -ENOMEM, -EIO. free wipes the key material and returns NULL;
+ * NULL-safe. A context is not thread-safe. */
+struct chachapoly_ctx;
+int chachapoly_ctx_new(const uint8_t key[CHACHAPOLY_KEY_LEN], struct chachapoly_ctx **ret);
+struct chachapoly_ctx *chachapoly_ctx_free(struct chachapoly_ctx *c);
+int chachapoly_ctx_seal(struct chachapoly_ctx *c, const uint8_t nonce[CHACHAPOLY_NONCE_LEN],
+                        const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out);
+int chachapoly_ctx_open(struct chachapoly_ctx *c, const uint8_t nonce[CHACHAPOLY_NONCE_LEN],
+                        const void *ad, size_t ad_len, const void *ct, size_t ct_len, uint8_t *out);
+
 /* AES-256-GCM with a 12-byte nonce and 16-byte tag appended; same shape. */
 int aesgcm_seal(const uint8_t key[AES256GCM_KEY_LEN], const uint8_t nonce[AES256GCM_NONCE_LEN],
                 const void *ad, size_t ad_len, const void *pt, size_t pt_len, uint8_t *out);

@@ -42,6 +42,7 @@ int noise_hs_init(struct noise_hs *hs, bool initiator, const uint8_t s_priv[NOIS
 
 void noise_hs_wipe(struct noise_hs *hs)
 {
+	noise_sym_wipe(&hs->ss);
 	crypto_wipe(hs, sizeof(*hs));
 }
 

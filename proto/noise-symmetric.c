@@ -36,11 +36,20 @@ void noise_cipher_init(struct noise_cipher *c, const uint8_t k[NOISE_KEY_LEN])
 	memcpy(c->k, k, NOISE_KEY_LEN);
 	c->n = 0;
 	c->has_key = true;
+	c->aead = NULL;
 }
 
 void noise_cipher_wipe(struct noise_cipher *c)
 {
+	chachapoly_ctx_free(c->aead);
 	crypto_wipe(c, sizeof(*c));
+}
+
+/* The key is scheduled once, on first use: a handshake key seals one or
+ * two messages, a transport key every frame of the connection. */
+static int cipher_ready(struct noise_cipher *c)
+{
+	return c->aead ? 0 : chachapoly_ctx_new(c->k, &c->aead);
 }
 
 static void make_nonce(uint64_t n, uint8_t nonce[CHACHAPOLY_NONCE_LEN])
@@ -65,9 +74,12 @@ int noise_cipher_encrypt(struct noise_cipher *c, const void *ad, size_t ad_len, 
 	}
 	if (c->n == NOISE_NONCE_MAX)
 		return -EOVERFLOW;
+	int r = cipher_ready(c);
+	if (r < 0)
+		return r;
 	uint8_t nonce[CHACHAPOLY_NONCE_LEN];
 	make_nonce(c->n, nonce);
-	int r = chachapoly_seal(c->k, nonce, ad, ad_len, pt, len, out);
+	r = chachapoly_ctx_seal(c->aead, nonce, ad, ad_len, pt, len, out);
 	if (r < 0)
 		return r;
 	c->n++;
@@ -86,9 +98,12 @@ int noise_cipher_decrypt(struct noise_cipher *c, const void *ad, size_t ad_len, 
 		return -EINVAL;
 	if (c->n == NOISE_NONCE_MAX)
 		return -EOVERFLOW;
+	int r = cipher_ready(c);
+	if (r < 0)
+		return r;
 	uint8_t nonce[CHACHAPOLY_NONCE_LEN];
 	make_nonce(c->n, nonce);
-	int r = chachapoly_open(c->k, nonce, ad, ad_len, ct, ct_len, out);
+	r = chachapoly_ctx_open(c->aead, nonce, ad, ad_len, ct, ct_len, out);
 	if (r < 0)
 		return r;
 	c->n++;
@@ -138,6 +153,7 @@ int noise_sym_mix_key(struct noise_symmetric *s, const uint8_t *ikm, size_t len)
 	int r = noise_hkdf2(s->ck, ikm, len, ck, k);
 	if (r == 0) {
 		memcpy(s->ck, ck, sizeof(ck));
+		noise_cipher_wipe(&s->cs); /* the previous key, if any */
 		noise_cipher_init(&s->cs, k);
 	}
 	crypto_wipe(ck, sizeof(ck));
@@ -181,5 +197,6 @@ int noise_sym_split(const struct noise_symmetric *s, struct noise_cipher *c1,
 
 void noise_sym_wipe(struct noise_symmetric *s)
 {
+	noise_cipher_wipe(&s->cs);
 	crypto_wipe(s, sizeof(*s));
 }

@@ -5,8 +5,8 @@
  * Errors: -EOVERFLOW when a CipherState has used its last nonce (2^64 - 2;
  * the value 2^64 - 1 is reserved and the spec forbids rekeying here, so the
  * connection must end), -EBADMSG for an authentication failure, -EINVAL for a
- * ciphertext shorter than the tag, -EIO from OpenSSL. Every state holds
- * secrets: *_wipe() clears them. */
+ * ciphertext shorter than the tag, -EIO from OpenSSL, -ENOMEM. Every state
+ * holds secrets: *_wipe() clears them (and frees what they hold). */
 #pragma once
 
 #include <stdbool.h>
@@ -26,6 +26,11 @@ struct noise_cipher {
 	uint8_t k[NOISE_KEY_LEN];
 	uint64_t n;
 	bool has_key;
+	/* k set up in OpenSSL on first use and kept for every later message
+	 * (a transport key seals or opens every frame of the connection).
+	 * Owned: noise_cipher_wipe() frees it; a struct copy must not outlive
+	 * or be wiped alongside its source (noise_transport_init() moves). */
+	struct chachapoly_ctx *aead;
 };
 
 struct noise_symmetric {
@@ -39,7 +44,9 @@ struct noise_symmetric {
 int noise_hkdf2(const uint8_t ck[NOISE_HASH_LEN], const void *ikm, size_t ikm_len,
                 uint8_t o1[NOISE_HASH_LEN], uint8_t o2[NOISE_HASH_LEN]);
 
+/* c is fresh or was wiped (a context it still held would leak). */
 void noise_cipher_init(struct noise_cipher *c, const uint8_t k[NOISE_KEY_LEN]);
+/* Frees the OpenSSL context and wipes the key. */
 void noise_cipher_wipe(struct noise_cipher *c);
 /* Encrypt len bytes to out (len + NOISE_TAG_LEN bytes; out may equal pt).
  * Without a key the plaintext is copied unchanged. */

@@ -14,17 +14,21 @@
 /* Transport messages have no associated data. */
 static const uint8_t no_ad[1];
 
-void noise_transport_init(struct noise_transport *t, const struct noise_cipher *send,
-                          const struct noise_cipher *recv)
+void noise_transport_init(struct noise_transport *t, struct noise_cipher *send,
+                          struct noise_cipher *recv)
 {
 	memset(t, 0, sizeof(*t));
 	t->send = *send;
 	t->recv = *recv;
+	send->aead = NULL;
+	recv->aead = NULL;
 }
 
 void noise_transport_wipe(struct noise_transport *t)
 {
 	buf_wipe_free(&t->frame);
+	noise_cipher_wipe(&t->send);
+	noise_cipher_wipe(&t->recv);
 	crypto_wipe(t, sizeof(*t));
 }
 

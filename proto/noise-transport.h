@@ -21,9 +21,10 @@ struct noise_transport {
 	struct buf frame; /* ciphertext of an incomplete frame */
 };
 
-/* Takes over the ciphers (the caller wipes its copies). */
-void noise_transport_init(struct noise_transport *t, const struct noise_cipher *send,
-                          const struct noise_cipher *recv);
+/* Takes over the ciphers: what they own moves into t and they are left
+ * without it (the caller still wipes them, which clears the key copies). */
+void noise_transport_init(struct noise_transport *t, struct noise_cipher *send,
+                          struct noise_cipher *recv);
 void noise_transport_wipe(struct noise_transport *t);
 /* Frames of at most NOISE_MAX_PLAINTEXT bytes appended to out; out is
  * restored on error. */

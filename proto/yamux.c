@@ -621,6 +621,24 @@ static int feed_payload(struct yamux_session *s, struct cursor *c)
 	return 0;
 }
 
+/* A peer's RST must not overtake the data it sent just before (an "na" in
+ * answer to an optimistic multistream-select proposal, say, which is why
+ * the peer resets): while that data's STREAM_DATA event has not been taken,
+ * feeding stops in front of the RST, and the caller, who takes the events
+ * before feeding the rest, sees the data first. Only a header that is whole
+ * in this input is looked at; one split across two feeds is not held. */
+static bool rst_waits(const struct yamux_session *s, const struct cursor *c)
+{
+	if (s->hdr_len != 0 || cur_remaining(c) < YAMUX_HEADER_SIZE)
+		return false;
+	struct yamux_header h;
+	yamux_header_decode(c->data + c->off, YAMUX_HEADER_SIZE, &h);
+	if (!(h.flags & YAMUX_FLAG_RST) || h.stream_id == 0)
+		return false;
+	const struct ystream *st = stream_find(s, h.stream_id);
+	return st && st->data_ev_queued;
+}
+
 long yamux_feed(struct yamux_session *s, const uint8_t *data, size_t len, uint64_t now_ms)
 {
 	if (s->state == SESS_FAILED)
@@ -634,7 +652,7 @@ long yamux_feed(struct yamux_session *s, const uint8_t *data, size_t len, uint64
 		int r;
 		if (s->payload_left)
 			r = feed_payload(s, &c);
-		else if (s->hdr_len == 0 && feed_backlogged(s))
+		else if (s->hdr_len == 0 && (feed_backlogged(s) || rst_waits(s, &c)))
 			break;
 		else
 			r = feed_header(s, &c);

@@ -12,7 +12,9 @@
  *       if (n < 0)   -> session failed: flush pending output (it ends with a
  *                       GoAway), then close the connection.
  *       drop n bytes from `in`; if n < in_len the event queue or the output
- *       is full: handle events and flush output, then feed the rest. While
+ *       is full, or a stream's RST waits behind data whose STREAM_DATA
+ *       event was not taken yet (so the data can be read before the reset
+ *       drops it): handle events and flush output, then feed the rest. While
  *       bytes remain unfed, stop reading the socket (this is the backpressure
  *       that reaches the peer through TCP).
  *   after every call into the session:

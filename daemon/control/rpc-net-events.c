@@ -114,6 +114,8 @@ static const char *disconnect_reason(int err)
 	switch (err) {
 	case 0:
 		return "closed";
+	case -ESHUTDOWN:
+		return "closed by the peer";
 	case -ECONNRESET:
 		return "connection reset by the peer";
 	case -ETIMEDOUT:

@@ -293,6 +293,19 @@ static int run_stats(void *ctx, struct rpc_call *call, json_t *params)
 	        limits_json(node_net_limits()));
 	if (!r)
 		return -ENOMEM;
+	/* Lifetime totals for leak checks: opened == closed once all is shut. */
+	json_t *life = json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I}", "conns_opened", (json_int_t)st.conns_opened,
+	        "conns_closed", (json_int_t)st.conns_closed, "conns_current",
+	        (json_int_t)(st.conns_opened - st.conns_closed), "streams_opened",
+	        (json_int_t)st.streams_opened, "streams_closed", (json_int_t)st.streams_closed,
+	        "streams_current", (json_int_t)(st.streams_opened - st.streams_closed));
+	if (!life || json_object_update(r, life) < 0) {
+		json_decref(life);
+		json_decref(r);
+		return -ENOMEM;
+	}
+	json_decref(life);
 	rpc_call_reply(call, r);
 	return 0;
 }

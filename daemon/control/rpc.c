@@ -274,6 +274,20 @@ void rpc_server_emit(struct rpc_server *s, const char *kind, json_t *data)
 	json_decref(note);
 }
 
+int rpc_client_notify(struct rpc_client *c, const char *kind, json_t *data)
+{
+	json_t *params = json_pack("{s:s, s:O?}", "kind", kind, "data", data);
+	json_t *note = params ? jsonrpc_notification_new("event", params) : NULL;
+	if (!note)
+		return -ENOMEM;
+	struct rpc_server *s = c->server;
+	int r = rpc_client_send(c, note);
+	json_decref(note);
+	if (r == 0)
+		s->stats.events++;
+	return r;
+}
+
 void rpc_server_get_stats(const struct rpc_server *s, struct rpc_server_stats *ret)
 {
 	*ret = s->stats;

@@ -104,6 +104,12 @@ void rpc_server_free(struct rpc_server *s);
  * sends null. A subscriber whose output is over its cap is dropped. */
 void rpc_server_emit(struct rpc_server *s, const char *kind, json_t *data);
 
+/* Push one event notification to c alone, subscribed or not, for events
+ * that belong to one client (messages for a handler it registered). data
+ * is borrowed. 0, -EPIPE (c is closing), -ENOBUFS (that put c over
+ * max_pending_out: it is dropped), -ENOMEM. */
+int rpc_client_notify(struct rpc_client *c, const char *kind, json_t *data);
+
 /* Counters for node.status and tests. */
 struct rpc_server_stats {
 	size_t clients;              /* connected now */

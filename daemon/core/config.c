@@ -40,6 +40,24 @@ const struct config_option config_options[] = {
          "rename this device (kept across restarts)"},
         {"enable-test-protocols", CONFIG_ENABLE_TEST_PROTOCOLS, false, false, false, NULL,
          "for tests only: serve the echo test protocol and the test.* RPC methods"},
+        {"max-connections", CONFIG_MAX_CONNECTIONS, true, true, false, "N",
+         "paired devices kept connected at once (default 50)"},
+        {"connection-timeout", CONFIG_CONNECTION_TIMEOUT, true, true, false, "DURATION",
+         "one connection attempt to a paired device, e.g. 10s (default)"},
+        {"retry-interval", CONFIG_RETRY_INTERVAL, true, true, false, "DURATION",
+         "first reconnection backoff, doubled per failure up to 5m (default 1s)"},
+        {"auto-reconnect", CONFIG_AUTO_RECONNECT, true, true, false, "BOOL",
+         "keep paired devices connected: true (default) or false"},
+        {"keepalive-interval", CONFIG_KEEPALIVE_INTERVAL, true, true, false, "DURATION",
+         "keepalive on paired-device connections (default 30s)"},
+        {"key-rotation-interval", CONFIG_KEY_ROTATION_INTERVAL, true, true, false, "DURATION",
+         "rotate paired-device session keys this often (default 24h)"},
+        {"receive-dir", CONFIG_RECEIVE_DIR, true, true, false, "DIR",
+         "where received files land (default: <data dir>/received)"},
+        {"auto-accept", CONFIG_AUTO_ACCEPT, true, true, false, "BOOL",
+         "accept sends from Trusted devices without asking: true (default) or false"},
+        {"request-timeout", CONFIG_REQUEST_TIMEOUT, true, true, false, "DURATION",
+         "unanswered Spacedrop and transfer requests expire after this (default 60s)"},
         {"help", CONFIG_HELP, false, false, false, NULL, "show this help and exit"},
         {"version", CONFIG_VERSION, false, false, false, NULL, "print the version and exit"},
         {0},
@@ -75,6 +93,7 @@ void config_free(struct config *c)
 	free(c->socket_group);
 	free(c->password_file);
 	free(c->device_name);
+	free(c->receive_dir);
 	strlist_free(&c->listen);
 	strlist_free(&c->bootstrap);
 	strlist_free(&c->mdns_interfaces);
@@ -162,6 +181,68 @@ static int check_group(const char *v)
 		      (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' || v[i] == '.'))
 			return -EINVAL;
 	return 0;
+}
+
+int config_parse_duration(const char *v, uint64_t *ret_ms)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ms;
+	} units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+	             {"h", 3600000}, {"d", 86400000}, {"", 1000}};
+	char *end = NULL;
+	if (!v || *v < '0' || *v > '9')
+		return -EINVAL;
+	unsigned long long n = strtoull(v, &end, 10);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (n == 0 || n > UINT64_MAX / units[i].ms / 1000)
+			return -EINVAL;
+		*ret_ms = n * units[i].ms;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The numeric settings, with their bounds (durations in ms). */
+static int set_number(struct config *c, const struct config_option *o, const char *v,
+                      struct errmsg *err)
+{
+	uint64_t ms = 0;
+	if (o->key == CONFIG_AUTO_RECONNECT) {
+		if (parse_bool(v, &c->auto_reconnect) < 0)
+			return bad(err, c, "'%s' is not a boolean (use true or false)", v);
+		return 0;
+	}
+	if (o->key == CONFIG_MAX_CONNECTIONS) {
+		char *end = NULL;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || n < 1 || n > 1024)
+			return bad(err, c, "'%s' is not a number of connections from 1 to 1024", v);
+		c->max_connections = (unsigned)n;
+		return 0;
+	}
+	uint64_t lo = 100, hi = 3600000;
+	uint64_t *field = o->key == CONFIG_CONNECTION_TIMEOUT   ? &c->connection_timeout_ms
+	                  : o->key == CONFIG_RETRY_INTERVAL     ? &c->retry_interval_ms
+	                  : o->key == CONFIG_KEEPALIVE_INTERVAL ? &c->keepalive_ms
+	                                                        : &c->key_rotation_ms;
+	if (o->key == CONFIG_KEY_ROTATION_INTERVAL) {
+		lo = 1000;
+		hi = 365ull * 86400000;
+	}
+	if (config_parse_duration(v, &ms) < 0 || ms < lo || ms > hi)
+		return bad(err, c,
+		           "'%s' is not a duration from %llums to %llus (e.g. 500ms, 30s, 5m, 24h)",
+		           v, (unsigned long long)lo, (unsigned long long)(hi / 1000));
+	*field = ms;
+	return 0;
+}
+
+static bool is_number(enum config_key key)
+{
+	return key >= CONFIG_MAX_CONNECTIONS && key <= CONFIG_KEY_ROTATION_INTERVAL;
 }
 
 /* A checked, owned copy of the value for key, or a negative errno. */
@@ -278,6 +359,18 @@ int config_set(struct config *c, const struct config_option *o, const char *valu
 	}
 	if (!value || !value[0])
 		return bad(err, c, "needs a value (%s)", o->metavar);
+	if (config_transfer_key(o->key)) {
+		int rt = config_transfer_set(c, o, value, from_file, err);
+		if (rt == 0)
+			c->set |= 1u << o->key;
+		return rt;
+	}
+	if (is_number(o->key)) {
+		int rn = set_number(c, o, value, err);
+		if (rn == 0)
+			c->set |= 1u << o->key;
+		return rn;
+	}
 	char *v = NULL;
 	int r = check_value(c, o, value, from_file, &v, err);
 	if (r < 0)
@@ -312,6 +405,30 @@ static void move_list(struct strlist *dst, struct strlist *src)
 	*src = (struct strlist){0};
 }
 
+static void copy_number(struct config *dst, const struct config *src, enum config_key key)
+{
+	switch (key) {
+	case CONFIG_MAX_CONNECTIONS:
+		dst->max_connections = src->max_connections;
+		break;
+	case CONFIG_CONNECTION_TIMEOUT:
+		dst->connection_timeout_ms = src->connection_timeout_ms;
+		break;
+	case CONFIG_RETRY_INTERVAL:
+		dst->retry_interval_ms = src->retry_interval_ms;
+		break;
+	case CONFIG_AUTO_RECONNECT:
+		dst->auto_reconnect = src->auto_reconnect;
+		break;
+	case CONFIG_KEEPALIVE_INTERVAL:
+		dst->keepalive_ms = src->keepalive_ms;
+		break;
+	default:
+		dst->key_rotation_ms = src->key_rotation_ms;
+		break;
+	}
+}
+
 void config_merge(struct config *dst, struct config *src)
 {
 	for (const struct config_option *o = config_options; o->name; o++) {
@@ -319,6 +436,10 @@ void config_merge(struct config *dst, struct config *src)
 			continue;
 		if (o->key == CONFIG_LOG_LEVEL)
 			dst->log_level = src->log_level;
+		else if (is_number(o->key))
+			copy_number(dst, src, o->key);
+		else if (config_transfer_key(o->key))
+			config_transfer_copy(dst, src, o->key);
 		else if (!o->takes_value)
 			*flag_field(dst, o->key) = *flag_field(src, o->key);
 		else if (o->list)

@@ -36,6 +36,17 @@ enum config_key {
 	CONFIG_FOREGROUND,
 	CONFIG_DEVICE_NAME,
 	CONFIG_ENABLE_TEST_PROTOCOLS,
+	/* Paired-device connections (daemon/persist/persist.h). */
+	CONFIG_MAX_CONNECTIONS,
+	CONFIG_CONNECTION_TIMEOUT,
+	CONFIG_RETRY_INTERVAL,
+	CONFIG_AUTO_RECONNECT,
+	CONFIG_KEEPALIVE_INTERVAL,
+	CONFIG_KEY_ROTATION_INTERVAL,
+	/* File transfer and Spacedrop (daemon/transfer/transfers.h). */
+	CONFIG_RECEIVE_DIR,
+	CONFIG_AUTO_ACCEPT,
+	CONFIG_REQUEST_TIMEOUT,
 	CONFIG_HELP,
 	CONFIG_VERSION,
 	CONFIG_NKEYS,
@@ -83,7 +94,18 @@ struct config {
 	bool help;
 	bool version;
 	int log_level; /* syslog priority */
-	uint32_t set;  /* bit (1u << key) for every key given */
+	/* Paired-device connections; 0 (and auto_reconnect unset) take the
+	 * persist service's defaults. Durations in milliseconds. */
+	unsigned max_connections;
+	uint64_t connection_timeout_ms, retry_interval_ms, keepalive_ms, key_rotation_ms;
+	bool auto_reconnect; /* meaningful when config_has(CONFIG_AUTO_RECONNECT) */
+	/* File transfer: NULL receive_dir takes <data dir>/received; auto_accept
+	 * is meaningful when config_has(CONFIG_AUTO_ACCEPT) (default true);
+	 * request_timeout_ms 0 takes 60 s. */
+	char *receive_dir;
+	bool auto_accept;
+	uint64_t request_timeout_ms;
+	uint32_t set; /* bit (1u << key) for every key given */
 	/* Where the next value comes from, for messages: "--listen" or "f:3". */
 	const char *origin;
 };
@@ -92,6 +114,17 @@ void config_init(struct config *c);
 void config_free(struct config *c);
 bool config_has(const struct config *c, enum config_key key);
 const char *config_instance(const struct config *c);
+
+/* "500ms", "30s", "5m", "24h", "7d", or a plain number of seconds, into
+ * milliseconds. -EINVAL for anything else or zero. */
+int config_parse_duration(const char *v, uint64_t *ret_ms);
+
+/* config-transfer.c: the file-transfer keys (config_set and config_merge
+ * hand them over). */
+bool config_transfer_key(enum config_key key);
+int config_transfer_set(struct config *c, const struct config_option *o, const char *v,
+                        bool from_file, struct errmsg *err);
+void config_transfer_copy(struct config *dst, struct config *src, enum config_key key);
 
 /* Check and store one value (value is ignored for flags on the command
  * line; in a file a flag's value is a boolean word). For lists, appends. */

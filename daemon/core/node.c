@@ -12,12 +12,18 @@
 #include "config.h" /* the build's: SDNETD_VERSION */
 #include "lock.h"
 #include "node-mdns.h"
+#include "node-messages.h"
+#include "node-transfers.h"
 #include "node-pairing.h"
+#include "node-persist.h"
 #include "log.h"
 #include "notify.h"
 #include "privdir.h"
 #include "rpc-net.h"
 #include "rpc-node.h"
+#include "rpc-devices.h"
+#include "rpc-messages.h"
+#include "rpc-transfers.h"
 #include "rpc-pairing.h"
 #include "rpc.h"
 #include "securestore.h"
@@ -61,12 +67,15 @@ static int take_lock(struct node *n, struct errmsg *err)
 
 /* The method tables served; test.* only with --enable-test-protocols
  * (proto/openrpc.json marks that prefix optional). */
-static void rpc_tables(const struct node *n, const struct rpc_method *tables[8])
+static void rpc_tables(const struct node *n, const struct rpc_method *tables[16])
 {
 	size_t k = 0;
 	tables[k++] = rpc_node_methods;
 	tables[k++] = rpc_net_methods;
 	tables[k++] = rpc_pairing_methods;
+	tables[k++] = rpc_devices_methods;
+	tables[k++] = rpc_messages_methods;
+	tables[k++] = rpc_transfers_methods;
 	tables[k++] = rpc_events_methods;
 	tables[k++] = rpc_discover_methods;
 	if (n->cfg.enable_test_protocols)
@@ -95,7 +104,7 @@ static int open_control(struct node *n, struct errmsg *err)
 			return r;
 		}
 	}
-	const struct rpc_method *tables[8];
+	const struct rpc_method *tables[16];
 	rpc_tables(n, tables);
 	r = rpc_server_new(n->base, n->sock.fd, &rc, tables, n, &n->rpc);
 	if (r < 0) {
@@ -148,6 +157,12 @@ int node_start(struct node *n, struct config *cfg, int argc, char *const *argv,
 	if (r == 0)
 		r = node_mdns_start(n, err);
 	if (r == 0)
+		r = node_persist_start(n, err);
+	if (r == 0)
+		r = node_messages_start(n, err);
+	if (r == 0)
+		r = node_transfers_start(n, err);
+	if (r == 0)
 		r = open_control(n, err);
 	if (r == 0)
 		ready(n);
@@ -176,6 +191,9 @@ void node_free(struct node *n)
 		notify_stopping();
 	n->state = NODE_STOPPING;
 	/* Before the RPC server: pending calls get their answer flushed. */
+	node_transfers_free(n);
+	node_messages_free(n);
+	node_persist_free(n);
 	node_mdns_free(n);
 	node_pairing_free(n);
 	node_net_free(n);

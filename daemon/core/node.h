@@ -36,6 +36,9 @@ struct identify_service;
 struct lock;
 struct net_pending;
 struct node_mdns;
+struct persist;
+struct node_messages;
+struct node_transfers;
 struct node_pairing;
 struct notifier;
 struct rpc_server;
@@ -58,6 +61,9 @@ struct node {
 	struct net_pending *net_calls;     /* asynchronous net.* / test.* calls (rpc-net.h) */
 	struct node_pairing *pairing;      /* devices, rendezvous, pairing (node-pairing.h) */
 	struct node_mdns *mdns;            /* mDNS discovery (node-mdns.h); NULL when off */
+	struct persist *persist;           /* paired-device connections (node-persist.h) */
+	struct node_messages *messages;    /* DeviceMessage service (node-messages.h) */
+	struct node_transfers *transfers;  /* file transfer and Spacedrop (node-transfers.h) */
 	struct notifier *notifier;
 	struct event *signals[3];
 	enum node_state state;

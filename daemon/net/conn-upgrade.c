@@ -8,6 +8,14 @@
  * the muxer inside the handshake (both offer "/yamux/1.0.0"); otherwise
  * multistream-select picks it inside the encrypted channel.
  *
+ * Optimistic security (dialer): "/noise" is the only protocol we ever
+ * propose, so the dialer does not wait for the echo: the mss header, the
+ * "/noise" proposal and Noise message 1 leave in one write (mss "lazy"
+ * mode). The listener's header and echo are still read and checked (an
+ * "na" fails the dial) and whatever follows them is message 2. That saves
+ * one round trip per dial; go and rust dialers do the same, so listeners
+ * (ours included) take message 1 right behind the proposal.
+ *
  * Leftover bytes: every layer hands what follows its last message to the
  * next one without a copy. mss is fed what the buffer shows and only the part
  * up to its final message is consumed; noise_feed() stops at the end of the
@@ -62,13 +70,13 @@ int conn_send_encrypted(struct conn *c, const uint8_t *p, size_t len)
 	return tcp_sock_write_fill(c->sock, seal_into, &a);
 }
 
-/* mss output: raw before Noise, encrypted after. */
+/* mss output: raw while negotiating security, encrypted after Noise. */
 static int send_mss(struct conn *c)
 {
 	const uint8_t *p;
 	size_t len;
 	mss_pending_output(c->mss, &p, &len);
-	int r = c->noise ? conn_send_encrypted(c, p, len) : send_raw(c, p, len);
+	int r = c->state == CONN_SECURITY ? send_raw(c, p, len) : conn_send_encrypted(c, p, len);
 	if (r == 0)
 		mss_output_consumed(c->mss, len);
 	return r;
@@ -112,9 +120,13 @@ void conn_flush(struct conn *c)
 	if (c->state == CONN_DEAD || c->state == CONN_CONNECTING || !c->sock)
 		return;
 	int r = 0;
-	if (c->noise)
+	/* The raw proposal goes first: an optimistic dialer's Noise message 1
+	 * follows it in the same write. */
+	if (c->mss && c->state == CONN_SECURITY)
+		r = send_mss(c);
+	if (r == 0 && c->noise)
 		r = send_noise_handshake(c);
-	if (r == 0 && c->mss)
+	if (r == 0 && c->mss && c->state == CONN_MUXER)
 		r = send_mss(c);
 	if (r == 0 && c->state == CONN_OPEN)
 		r = flush_yamux(c);
@@ -145,10 +157,27 @@ static void pt_consume(struct conn *c, size_t n)
 
 /* ---- layer transitions ---- */
 
+static int new_noise(struct conn *c)
+{
+	struct noise_config cfg = {
+	        .role = c->dir == CONN_OUTBOUND ? NOISE_INITIATOR : NOISE_RESPONDER,
+	        .identity = &c->h->key,
+	        .expected_peer = c->has_expected ? &c->expected : NULL,
+	        .muxers = yamux_ids,
+	        .n_muxers = 1,
+	};
+	return noise_new(&cfg, &c->noise);
+}
+
+/* The dialer proposes "/noise" lazily and starts Noise at once (message 1
+ * queued behind the proposal); the listener waits for the proposal. */
 int conn_upgrade_start(struct conn *c)
 {
-	int r = c->dir == CONN_OUTBOUND ? mss_initiator_new(noise_ids, 1, false, &c->mss)
-	                                : mss_listener_new(noise_ids, 1, &c->mss);
+	bool out = c->dir == CONN_OUTBOUND;
+	int r = out ? mss_initiator_new(noise_ids, 1, true, &c->mss)
+	            : mss_listener_new(noise_ids, 1, &c->mss);
+	if (r == 0 && out)
+		r = new_noise(c);
 	if (r < 0)
 		return r;
 	conn_enter_state(c, CONN_SECURITY, "connected");
@@ -158,14 +187,7 @@ int conn_upgrade_start(struct conn *c)
 
 static int start_noise(struct conn *c)
 {
-	struct noise_config cfg = {
-	        .role = c->dir == CONN_OUTBOUND ? NOISE_INITIATOR : NOISE_RESPONDER,
-	        .identity = &c->h->key,
-	        .expected_peer = c->has_expected ? &c->expected : NULL,
-	        .muxers = yamux_ids,
-	        .n_muxers = 1,
-	};
-	int r = noise_new(&cfg, &c->noise);
+	int r = new_noise(c);
 	if (r < 0) {
 		conn_fail(c, r, "noise: cannot start the handshake");
 		return r;
@@ -240,13 +262,25 @@ static int step_security(struct conn *c, bool *progress)
 		return 0;
 	long used = feed_mss(c, p, len);
 	if (used < 0) {
-		conn_fail(c, (int)used, "security negotiation: %s", mss_error(c->mss));
+		if (used == -ENOPROTOOPT)
+			conn_fail(c, -ENOPROTOOPT,
+			          "security negotiation: the peer refused " NOISE_PROTOCOL_ID
+			          ", the only security protocol we speak");
+		else
+			conn_fail(c, (int)used, "security negotiation: %s", mss_error(c->mss));
 		return (int)used;
 	}
 	tcp_sock_consume(c->sock, (size_t)used);
 	*progress = true;
 	if (mss_state(c->mss) != MSS_DONE)
 		return 0;
+	if (c->noise) {
+		/* Optimistic dialer: message 1 is out already; what follows
+		 * the echo (still in the socket buffer) is message 2. */
+		c->mss = mss_free(c->mss);
+		conn_enter_state(c, CONN_HANDSHAKE, "/noise confirmed");
+		return 0;
+	}
 	/* The listener's echo goes out before Noise's first message. */
 	int r = send_mss(c);
 	c->mss = mss_free(c->mss);

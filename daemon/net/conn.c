@@ -83,6 +83,7 @@ static void conn_free(struct conn *c)
 	event_free(c->hs_timer);
 	event_free(c->ping_timer);
 	event_free(c->idle_timer);
+	h->st.conns_closed++;
 	free(c);
 }
 
@@ -373,6 +374,7 @@ static struct conn *conn_alloc(struct host *h, enum conn_direction dir, uint32_t
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	h->st.conns_opened++; /* conn_free() counts it closed, on every path */
 	c->h = h;
 	c->dir = dir;
 	c->state = CONN_CONNECTING;
@@ -529,8 +531,10 @@ static void on_sock_error(void *ctx, int err, const char *what)
 		return;
 	}
 	if (err == 0 && c->state == CONN_OPEN) {
-		/* EOF: orderly if the peer said GoAway first. */
-		conn_fail(c, c->remote_goaway ? 0 : -ECONNRESET, "%s", what);
+		/* EOF: orderly if the peer said GoAway first. A clean FIN
+		 * without it (js-libp2p closes that way) is the peer closing,
+		 * not a reset (a real RST arrives as -ECONNRESET from recv). */
+		conn_fail(c, c->remote_goaway ? 0 : -ESHUTDOWN, "%s", what);
 		return;
 	}
 	conn_fail(c, err ? err : -ECONNRESET, "%s%s%s", what, err ? ": " : "",

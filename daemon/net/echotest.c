@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "identify-service.h"
 
 /* Bytes generated ahead per stream while its window is shut. */
 #define ECHOTEST_WRITE_CHUNK ((size_t)16 * 1024)
@@ -278,6 +279,8 @@ static void es_on_eof(struct stream *s, void *ctx)
 static const char *close_reason(int err)
 {
 	switch (err) {
+	case -ENOPROTOOPT: /* an optimistic open refused after all */
+		return "the peer does not speak it";
 	case -ECONNRESET:
 		return "reset by the peer";
 	case -ECONNABORTED:
@@ -368,7 +371,7 @@ static bool start_one(struct echotest_op *op)
 	es->index = op->started;
 	echotest_gen_init(&es->tx, es->index);
 	echotest_gen_init(&es->rx, es->index);
-	int r = host_open_stream(op->h, c, op->protocol, es_opened, es);
+	int r = identify_open_stream(op->h, c, op->protocol, es_opened, es);
 	if (r < 0) {
 		free(out);
 		free(es);

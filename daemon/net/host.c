@@ -105,20 +105,31 @@ fail:
 	return r;
 }
 
-void host_free(struct host *h)
+void host_shutdown(struct host *h, uint32_t linger_ms)
 {
-	if (!h)
+	if (h->shut_down)
 		return;
+	h->shut_down = true;
 	h->freeing = true;
 	for (size_t i = 0; i < h->n_listeners; i++) {
 		tcp_listener_free(h->listeners[i]);
 		multiaddr_free(&h->addrs[i]);
 	}
-	free(h->listeners);
-	free(h->addrs);
+	h->n_listeners = 0;
 	dial_cancel_all(h);
 	while (h->conns)
 		conn_destroy_now(h->conns);
+	if (h->tcp)
+		tcp_set_shutdown(h->tcp, linger_ms);
+}
+
+void host_free(struct host *h)
+{
+	if (!h)
+		return;
+	host_shutdown(h, 0);
+	free(h->listeners);
+	free(h->addrs);
 	tcp_set_free(h->tcp);
 	while (h->peers) {
 		struct peer_rec *r = h->peers;
@@ -186,8 +197,8 @@ void host_remove_observer(struct host *h, const struct host_observer *o)
 	}
 }
 
-int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
-                     void *ctx)
+static int open_stream(struct conn *c, const char *protocol, bool lazy, host_stream_cb cb,
+                       void *ctx)
 {
 	if (!c || !protocol || !cb)
 		return -EINVAL;
@@ -197,7 +208,7 @@ int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_
 		return r;
 	s->open_cb = cb;
 	s->open_ctx = ctx;
-	r = stream_negotiate_start(s, protocol);
+	r = stream_negotiate_start(s, protocol, lazy);
 	if (r < 0) {
 		/* Nobody owns it: reset, and the muxer's final event frees it. */
 		s->open_cb = NULL;
@@ -207,6 +218,18 @@ int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_
 		conn_after_mux(c);
 	}
 	return r;
+}
+
+int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                     void *ctx)
+{
+	return open_stream(c, protocol, false, cb, ctx);
+}
+
+int host_open_stream_lazy(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                          void *ctx)
+{
+	return open_stream(c, protocol, true, cb, ctx);
 }
 
 struct conn *host_find_conn(struct host *h, const struct peerid *peer)

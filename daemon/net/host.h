@@ -77,8 +77,9 @@ struct conn_info {
 struct host_observer {
 	void (*on_connected)(struct host *h, struct conn *c, void *ctx);
 	/* err: 0 for an orderly close (GoAway, idle, drained duplicate,
-	 * host_disconnect), else why (-ECONNRESET peer vanished, -ETIMEDOUT
-	 * ping or send stall, -EPROTO protocol violation, ...). */
+	 * host_disconnect), else why (-ESHUTDOWN the peer closed the TCP
+	 * connection cleanly without a GoAway, -ECONNRESET it was reset,
+	 * -ETIMEDOUT ping or send stall, -EPROTO protocol violation, ...). */
 	void (*on_disconnected)(struct host *h, const struct conn_info *info, int err, void *ctx);
 	void *ctx;
 };
@@ -98,10 +99,20 @@ struct host_config {
  * err names the address. Zero limits take the HOST_DEFAULT_* values. */
 int host_new(struct event_base *base, const struct host_config *cfg, struct host **ret,
              struct errmsg *err);
-/* Close every connection (GoAway, then FIN) and listener; frees. Pending
- * dial and open-stream callbacks get -ECANCELED, open streams' on_closed
+/* Close every listener and connection: GoAway, then FIN; pending dial and
+ * open-stream callbacks get -ECANCELED, open streams' on_closed
  * -ECONNABORTED and observers on_disconnected, all synchronously, before it
- * returns. NULL-safe. Never call it from one of those callbacks. */
+ * returns. Then, for at most linger_ms for all connections together, it
+ * sends what is still queued and reads and discards what the peers still
+ * send until each one's FIN, so a peer in the middle of a transfer sees an
+ * orderly end (GoAway, EOF) rather than a reset; whatever is left then is
+ * closed as is. This wait blocks (poll(), not the loop): it is for a process
+ * that is stopping. linger_ms 0 closes at once. Afterwards only
+ * host_get_stats() and host_free() may be called. Idempotent; never call it
+ * from one of the callbacks it runs. */
+void host_shutdown(struct host *h, uint32_t linger_ms);
+/* host_shutdown(h, 0) unless that already ran, then free. NULL-safe. Never
+ * call it from one of the callbacks that runs. */
 void host_free(struct host *h);
 
 struct event_base *host_base(const struct host *h);
@@ -124,7 +135,9 @@ void host_remove_observer(struct host *h, const struct host_observer *o);
  * err in cb: -ECONNREFUSED and other connect errors, -ETIMEDOUT, -EPERM (the
  * peer proved another ID; msg names both), -EBUSY (a limit; msg names it),
  * -EAFNOSUPPORT (not a TCP multiaddr), -EINVAL (our own ID), -ECONNRESET /
- * -EPROTO / -EBADMSG (the peer broke the upgrade), -ECANCELED (host_free).
+ * -EPROTO / -EBADMSG (the peer broke the upgrade), -ENOPROTOOPT (the peer
+ * refused /noise: we send Noise message 1 with the proposal, optimistically,
+ * since it is the only one we make), -ECANCELED (host_free).
  * Returns 0, or -EINVAL (NULL ma or cb) / -ENOMEM / -ESHUTDOWN (called from
  * a callback host_free() runs), and then cb never runs.
  * A struct conn * stays valid until on_disconnected has run for it (or, for
@@ -147,6 +160,19 @@ int host_dial(struct host *h, const struct multiaddr *ma, uint32_t timeout_ms, h
 typedef void (*host_stream_cb)(struct stream *s, int err, void *ctx);
 int host_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
                      void *ctx);
+/* The same, optimistically (multistream-select "lazy" mode): cb gets the
+ * stream as soon as the header and proposal are written, without waiting
+ * for the peer's echo, so the caller's first bytes follow them in the same
+ * round trip. The echo is still read (and stripped) before the caller sees
+ * any byte. If the peer refuses the protocol the stream is reset and its
+ * on_closed gets -ENOPROTOOPT (-EPROTO for a garbled answer, -ECONNRESET
+ * for EOF before the echo, -ETIMEDOUT for none within
+ * negotiation_timeout_ms). Use it when the peer is known to speak protocol
+ * (identify said so), or when an error after the first write costs nothing
+ * more than an error before it (ping). cb's own errors and the return
+ * values are those of host_open_stream(). */
+int host_open_stream_lazy(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                          void *ctx);
 
 /* Connections: the best (newest established) to a peer, or NULL. */
 struct conn *host_find_conn(struct host *h, const struct peerid *peer);
@@ -169,11 +195,18 @@ enum { CONN_SLOT_IDENTIFY, CONN_SLOT_PING, CONN_SLOT_MAX = 8 };
  * upgraded; streams: open, negotiating included. refused_handshake:
  * max_handshaking refusals; refused_limit: every other cap (max_conns,
  * per peer, per IP, streams per connection, per-protocol inbound streams).
- * handshake_failures: upgrades that failed (timeouts counted apart). */
+ * handshake_failures: upgrades that failed (timeouts counted apart).
+ * Lifetime totals, for leak checks: conns_opened / conns_closed count every
+ * connection object created (accepted or dialed, upgraded or not) and
+ * freed, streams_opened / streams_closed every stream (either direction,
+ * negotiated or not); opened - closed is what is alive now, and once
+ * everything has been closed (after host_shutdown(), or a quiet host with
+ * no peers) they are equal. */
 struct host_stats {
 	unsigned conns, handshaking, streams;
 	uint64_t refused_limit, refused_handshake, handshake_failures, handshake_timeouts;
 	uint64_t dials, dial_failures, inbound_accepted;
+	uint64_t conns_opened, conns_closed, streams_opened, streams_closed;
 };
 void host_get_stats(const struct host *h, struct host_stats *ret);
 /* Sockets the host still holds, lingering closes included (tests). */

@@ -53,6 +53,23 @@ const struct identify_result *identify_get(const struct conn *c)
 	return conn_get_slot(c, CONN_SLOT_IDENTIFY);
 }
 
+bool identify_speaks(const struct conn *c, const char *protocol)
+{
+	const struct identify_result *r = identify_get(c);
+	for (size_t i = 0; r && i < r->n_protocols; i++)
+		if (strcmp(r->protocols[i], protocol) == 0)
+			return true;
+	return false;
+}
+
+int identify_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                         void *ctx)
+{
+	if (c && protocol && identify_speaks(c, protocol))
+		return host_open_stream_lazy(h, c, protocol, cb, ctx);
+	return host_open_stream(h, c, protocol, cb, ctx);
+}
+
 /* Check what the peer sent and turn it into a result. A public key that is
  * not the connection's peer is a lie: the whole answer is refused. Malformed
  * addresses are dropped one by one. */
@@ -460,7 +477,9 @@ static void on_query_opened(struct stream *s, int err, void *ctx)
 static void open_stream(struct identify_service *svc, struct conn *c, const char *id,
                         host_stream_cb cb)
 {
-	int r = host_open_stream(svc->host, c, id, cb, svc);
+	/* The query goes out before identify is known (full negotiation);
+	 * a push to a peer that listed push rides behind its proposal. */
+	int r = identify_open_stream(svc->host, c, id, cb, svc);
 	if (r < 0)
 		log_debug("identify: cannot open %s (%s)", id, strerror(-r));
 	else

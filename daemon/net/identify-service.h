@@ -50,3 +50,11 @@ void identify_service_set_callback(struct identify_service *svc, identify_done_c
 void identify_service_push_all(struct identify_service *svc);
 /* The verified identify of c, or NULL when it has not completed. */
 const struct identify_result *identify_get(const struct conn *c);
+/* True when c's identify lists protocol (false while it is unknown). */
+bool identify_speaks(const struct conn *c, const char *protocol);
+/* host_open_stream() for protocol on c, optimistic (host_open_stream_lazy():
+ * the first bytes ride behind the proposal, a round trip sooner) when c's
+ * identify lists protocol. Same callback and return values; a refusal after
+ * all shows as on_closed(-ENOPROTOOPT) instead of cb's err. */
+int identify_open_stream(struct host *h, struct conn *c, const char *protocol, host_stream_cb cb,
+                         void *ctx);

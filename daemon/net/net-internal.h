@@ -133,7 +133,8 @@ struct host {
 	struct peer_rec *peers;
 	struct dial_req *dials;
 	struct host_stats st;
-	bool freeing;
+	bool freeing;   /* host_shutdown() runs or ran: no new work */
+	bool shut_down; /* host_shutdown() ran */
 };
 
 /* ---- streams (stream.c, stream-negotiate.c, stream-yamux.c) ---- */
@@ -160,7 +161,11 @@ struct stream {
 	bool outbound;
 	enum stream_state state;
 	char *protocol;
+	/* While negotiating; and on an optimistic (lazy) outbound stream also
+	 * after the hand-over, until the peer's echo arrived. */
 	struct mss *mss;
+	bool lazy;            /* opened with host_open_stream_lazy() */
+	int neg_err;          /* a lazy negotiation failed: on_closed gets it */
 	bool counted_inbound; /* holds one of its protocol's per-peer slots */
 	host_stream_cb open_cb;
 	void *open_ctx;
@@ -189,10 +194,17 @@ void stream_destroy_now(struct stream *s, int err);
 void stream_schedule(struct stream *s);
 
 /* Start multistream-select on a new stream: inbound as listener over the
- * registry's IDs, outbound as initiator for protocol. */
-int stream_negotiate_start(struct stream *s, const char *protocol);
+ * registry's IDs, outbound as initiator for protocol (lazy: optimistic, the
+ * opener gets the stream as soon as the proposal is written). */
+int stream_negotiate_start(struct stream *s, const char *protocol, bool lazy);
 /* Feed what arrived; on completion hand the stream over. */
 void stream_negotiate_step(struct stream *s);
+/* True while an optimistic stream, already handed over, still waits for
+ * the peer's echo. */
+bool stream_lazy_pending(const struct stream *s);
+/* Such a stream got data or EOF: strip the peer's negotiation messages
+ * before the owner sees anything; an "na" (or EOF first) resets it. */
+void stream_lazy_input(struct stream *s);
 /* The stream's protocol slot for its peer (max_inbound_per_peer). */
 unsigned stream_count_inbound(struct host *h, const struct peerid *peer, const char *protocol);
 

@@ -281,12 +281,20 @@ static void op_on_eof(struct stream *s, void *ctx)
 	fail(ctx, -ECONNRESET, "the peer closed the ping stream");
 }
 
+static const char *open_error(int err);
+
 static void op_on_closed(struct stream *s, int err, void *ctx)
 {
 	struct ping_op *op = ctx;
 	op->s = NULL; /* gone: nothing to reset */
-	fail(op, err ? err : -ECONNRESET,
-	     err == -ECONNABORTED ? "the connection closed" : "the peer reset the ping stream");
+	const char *msg = "the peer reset the ping stream";
+	/* The stream is optimistic: a refusal of the protocol (or a reset
+	 * before any echo: over the peer's stream cap) shows up here, and says
+	 * the same as when it came before the first write. */
+	if (err == -ENOPROTOOPT || err == -ETIMEDOUT || err == -EPROTO || err == -ECONNABORTED ||
+	    (err == -ECONNRESET && op->done == 0))
+		msg = open_error(err);
+	fail(op, err ? err : -ECONNRESET, msg);
 }
 
 static const struct stream_callbacks op_callbacks = {
@@ -303,6 +311,8 @@ static const char *open_error(int err)
 		return "the peer does not support ping (" PING_PROTOCOL_ID ")";
 	case -ETIMEDOUT:
 		return "the peer did not answer the protocol negotiation";
+	case -EPROTO:
+		return "the peer broke the protocol negotiation";
 	case -ECONNRESET:
 		return "the peer refused the ping stream (over its stream limit?)";
 	case -ECONNABORTED:
@@ -352,7 +362,9 @@ int ping_start(struct host *h, struct conn *c, const struct ping_params *p, ping
 		return -ENOMEM;
 	}
 	op->opening = true;
-	int r = host_open_stream(h, c, PING_PROTOCOL_ID, on_opened, op);
+	/* Optimistic: the first ping goes out with the proposal, one round trip
+	 * sooner; a peer without ping fails the op with the same -ENOPROTOOPT. */
+	int r = host_open_stream_lazy(h, c, PING_PROTOCOL_ID, on_opened, op);
 	if (r < 0) {
 		op_free(op);
 		return r;

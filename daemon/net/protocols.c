@@ -105,6 +105,25 @@ int protocols_register(struct protocols *r, const struct protocol_handler *table
 	return 0;
 }
 
+size_t protocols_unregister(struct protocols *r, const struct protocol_handler *table)
+{
+	size_t removed = 0;
+	for (; table->id; table++) {
+		for (size_t i = 0; i < r->n; i++) {
+			if (strcmp(r->ids[i], table->id) != 0)
+				continue;
+			free((char *)r->rows[i].h.id);
+			/* Keep registration order: listeners offer IDs in it. */
+			memmove(&r->rows[i], &r->rows[i + 1], (r->n - i - 1) * sizeof(r->rows[0]));
+			memmove(&r->ids[i], &r->ids[i + 1], (r->n - i - 1) * sizeof(r->ids[0]));
+			r->n--;
+			removed++;
+			break;
+		}
+	}
+	return removed;
+}
+
 size_t protocols_ids(const struct protocols *r, const char *const **ret)
 {
 	*ret = r->ids;

@@ -46,6 +46,10 @@ void protocols_free(struct protocols *r);
  * -ENOMEM. All or nothing: on error no row of the table is registered. Rows
  * are copied. */
 int protocols_register(struct protocols *r, const struct protocol_handler *table, void *ctx);
+/* Remove the rows with the IDs of table's rows (a module freed before the
+ * host). Inbound streams still negotiating one of them are then refused.
+ * Returns how many rows were removed. */
+size_t protocols_unregister(struct protocols *r, const struct protocol_handler *table);
 /* The IDs in registration order (for multistream-select and identify). */
 size_t protocols_ids(const struct protocols *r, const char *const **ret);
 /* The row for id, or NULL; *ret_ctx gets its ctx. */

@@ -6,6 +6,14 @@
  * in refused_limit). Outbound: an initiator proposing one protocol; the
  * opener's callback gets the stream, or -ENOPROTOOPT on "na".
  *
+ * Optimistic outbound (host_open_stream_lazy()): the opener gets the stream
+ * as soon as the header and proposal are written to the muxer, so its first
+ * bytes follow them without waiting a round trip. The peer's header and
+ * echo are taken out of the stream as they arrive (stream_lazy_input(), from
+ * the muxer's event), before the owner can see any byte; "na", garbage, EOF
+ * first or no answer within negotiation_timeout_ms reset the stream and its
+ * on_closed gets -ENOPROTOOPT, -EPROTO, -ECONNRESET or -ETIMEDOUT.
+ *
  * Bytes that follow the final negotiation message (a peer's pipelined
  * request) are never copied: we feed mss what the stream shows, and when it
  * finishes we consume only up to its end, so the rest stays in the muxer's
@@ -36,6 +44,7 @@ static bool flush_output(struct stream *s)
 }
 
 static void fail(struct stream *s, int err, const char *why);
+static void lazy_fail(struct stream *s, int err, const char *why);
 
 /* A peer that never finishes negotiating must not hold a stream slot. */
 static void neg_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -43,6 +52,8 @@ static void neg_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct stream *s = arg;
 	if (s->state == STREAM_NEGOTIATING)
 		fail(s, -ETIMEDOUT, "no answer in time");
+	else if (stream_lazy_pending(s))
+		lazy_fail(s, -ETIMEDOUT, "no answer in time");
 }
 
 static int arm_timer(struct stream *s)
@@ -63,11 +74,17 @@ static void stop_timer(struct stream *s)
 	s->neg_timer = NULL;
 }
 
-int stream_negotiate_start(struct stream *s, const char *protocol)
+int stream_negotiate_start(struct stream *s, const char *protocol, bool lazy)
 {
 	int r;
 	if (s->outbound) {
-		r = mss_initiator_new(&protocol, 1, false, &s->mss);
+		r = mss_initiator_new(&protocol, 1, lazy, &s->mss);
+		if (r == 0 && lazy) {
+			s->lazy = true;
+			s->protocol = strdup(protocol);
+			if (!s->protocol)
+				r = -ENOMEM;
+		}
 	} else {
 		const char *const *ids;
 		size_t n = protocols_ids(s->conn->h->protos, &ids);
@@ -80,6 +97,9 @@ int stream_negotiate_start(struct stream *s, const char *protocol)
 		return r;
 	s->state = STREAM_NEGOTIATING;
 	flush_output(s);
+	/* A lazy opener hears back from the loop, without waiting for input. */
+	if (lazy)
+		stream_schedule(s);
 	return 0;
 }
 
@@ -146,7 +166,8 @@ static void hand_inbound(struct stream *s)
 static void finish(struct stream *s)
 {
 	stop_timer(s);
-	s->protocol = strdup(mss_selected(s->mss));
+	if (!s->protocol)
+		s->protocol = strdup(mss_selected(s->mss));
 	s->mss = mss_free(s->mss);
 	if (!s->protocol) {
 		fail(s, -ENOMEM, "out of memory");
@@ -156,6 +177,16 @@ static void finish(struct stream *s)
 		hand_inbound(s);
 		return;
 	}
+	host_stream_cb cb = s->open_cb;
+	s->open_cb = NULL;
+	s->state = STREAM_OPEN;
+	cb(s, 0, s->open_ctx);
+}
+
+/* Optimistic: the proposal is written, the echo not yet read; the opener
+ * may write now. The timer keeps running until the echo. */
+static void hand_lazy(struct stream *s)
+{
 	host_stream_cb cb = s->open_cb;
 	s->open_cb = NULL;
 	s->state = STREAM_OPEN;
@@ -189,12 +220,21 @@ void stream_negotiate_step(struct stream *s)
 	s->pending &= STREAM_PEND_CLOSED;
 	int r = s->mux_gone ? 0 : feed(s);
 	if (r < 0) {
+		/* What mss answered before it failed still goes out: an
+		 * optimistic initiator whose data we could not parse after
+		 * our "na" learns from it why the stream is reset. */
+		if (!s->mux_gone)
+			flush_output(s);
 		fail(s, r, mss_error(s->mss));
 		return;
 	}
 	bool flushed = s->mux_gone || flush_output(s);
 	if (mss_state(s->mss) == MSS_DONE && flushed && !s->mux_gone) {
 		finish(s);
+		return;
+	}
+	if (s->lazy && flushed && !s->mux_gone && !s->peer_eof) {
+		hand_lazy(s);
 		return;
 	}
 	if (pending & STREAM_PEND_CLOSED || s->mux_gone) {
@@ -204,4 +244,41 @@ void stream_negotiate_step(struct stream *s)
 	}
 	if (s->peer_eof && mss_state(s->mss) == MSS_NEGOTIATING)
 		fail(s, -ECONNRESET, "peer closed the stream during negotiation");
+}
+
+bool stream_lazy_pending(const struct stream *s)
+{
+	return s->state == STREAM_OPEN && s->mss;
+}
+
+/* The stream is the owner's already: reset it and let on_closed carry err
+ * (stream_notify_closed() takes neg_err). */
+static void lazy_fail(struct stream *s, int err, const char *why)
+{
+	char peer[PEERID_TEXT_MAX] = "";
+	peerid_to_string(&s->conn->peer, peer, sizeof(peer));
+	log_debug("stream to %s: optimistic %s failed: %s", peer, s->protocol, why);
+	stop_timer(s);
+	s->mss = mss_free(s->mss);
+	s->neg_err = err;
+	if (s->mux_gone)
+		s->close_err = err;
+	else
+		stream_reset(s);
+}
+
+void stream_lazy_input(struct stream *s)
+{
+	int r = feed(s);
+	if (r < 0) {
+		lazy_fail(s, r, mss_error(s->mss));
+		return;
+	}
+	if (mss_state(s->mss) == MSS_DONE) {
+		stop_timer(s);
+		s->mss = mss_free(s->mss);
+		return;
+	}
+	if (s->peer_eof)
+		lazy_fail(s, -ECONNRESET, "peer closed the stream during negotiation");
 }

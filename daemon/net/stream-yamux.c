@@ -102,7 +102,7 @@ static void inbound(struct conn *c, uint32_t id)
 	}
 	s->impl = s;
 	s->mux_id = id;
-	if (stream_negotiate_start(s, NULL) < 0) {
+	if (stream_negotiate_start(s, NULL, false) < 0) {
 		s->state = STREAM_ABANDONED;
 		s->reset_local = true;
 		yamux_reset(c->ymx, id);
@@ -118,6 +118,16 @@ void stream_yamux_event(struct conn *c, const struct yamux_event *ev)
 	struct stream *s = find(c, ev->stream_id);
 	if (!s)
 		return;
+	/* An optimistic stream's echo (or "na") is taken out as it arrives:
+	 * a reset right behind an "na" would drop it from the buffer. */
+	if ((ev->type == YAMUX_EV_STREAM_DATA || ev->type == YAMUX_EV_STREAM_EOF) &&
+	    stream_lazy_pending(s)) {
+		if (ev->type == YAMUX_EV_STREAM_EOF)
+			s->peer_eof = true;
+		stream_lazy_input(s);
+		if (s->neg_err)
+			return; /* reset: on_closed says why */
+	}
 	switch (ev->type) {
 	case YAMUX_EV_STREAM_DATA:
 		stream_notify(s, STREAM_PEND_DATA);

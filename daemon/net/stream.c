@@ -39,6 +39,7 @@ struct stream *stream_new(struct conn *c, const struct stream_ops *ops, void *im
 	c->streams = s;
 	c->n_streams++;
 	c->h->st.streams++;
+	c->h->st.streams_opened++;
 	conn_stream_added(c);
 	return s;
 }
@@ -54,6 +55,7 @@ static void stream_free(struct stream *s)
 		s->next->prev = s->prev;
 	c->n_streams--;
 	c->h->st.streams--;
+	c->h->st.streams_closed++;
 	mss_free(s->mss);
 	free(s->protocol);
 	event_free(s->defer);
@@ -84,8 +86,9 @@ void stream_notify_closed(struct stream *s, int err)
 	if (s->pending & STREAM_PEND_CLOSED)
 		return;
 	s->mux_gone = true;
-	/* A reset we asked for is not the peer's doing; say so. */
-	s->close_err = s->reset_local ? -ECANCELED : err;
+	/* A reset we asked for is not the peer's doing; say so. A failed
+	 * optimistic negotiation says why it failed (-ENOPROTOOPT ...). */
+	s->close_err = s->neg_err ? s->neg_err : s->reset_local ? -ECANCELED : err;
 	s->pending |= STREAM_PEND_CLOSED;
 	stream_schedule(s);
 }
@@ -175,12 +178,18 @@ void stream_set_callbacks(struct stream *s, const struct stream_callbacks *cb, v
 
 void stream_peek(struct stream *s, const uint8_t **ret_ptr, size_t *ret_len)
 {
+	/* The peer's negotiation messages are never the owner's data. */
+	if (stream_lazy_pending(s)) {
+		*ret_ptr = NULL;
+		*ret_len = 0;
+		return;
+	}
 	s->ops->peek(s->impl, ret_ptr, ret_len);
 }
 
 void stream_consume(struct stream *s, size_t n)
 {
-	if (n > 0)
+	if (n > 0 && !stream_lazy_pending(s))
 		s->ops->consume(s->impl, n);
 }
 

@@ -14,7 +14,9 @@
  * on_closed: the stream is gone (reset by either side, connection lost, or
  * both sides finished); err is 0 for an orderly end, else a negative errno
  * (-ECONNRESET reset by peer, -ECONNABORTED connection lost, -ETIMEDOUT,
- * -ECANCELED after our own stream_reset()).
+ * -ECANCELED after our own stream_reset(); on a stream opened with
+ * host_open_stream_lazy() also -ENOPROTOOPT / -EPROTO when the peer refused
+ * or garbled the negotiation after all).
  * After on_closed the handler must not touch the stream again; the stream is
  * freed by its owner right after the callback returns. Set the callbacks
  * inside on_stream() / the open callback: a stream that closes before it has

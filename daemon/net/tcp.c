@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 
 struct tcp_set {
 	struct event_base *base;
@@ -47,6 +49,7 @@ struct tcp_sock {
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 static void linger_cb(evutil_socket_t fd, short what, void *arg);
+static long flush_tx(struct tcp_sock *s);
 
 struct tcp_set *tcp_set_new(struct event_base *base)
 {
@@ -103,6 +106,105 @@ void tcp_set_free(struct tcp_set *set)
 		sock_free(s);
 	}
 	free(set);
+}
+
+/* ---- shutdown: a bounded, blocking drain of every socket ---- */
+
+/* Stop the events: from here on poll() drives the sockets. Those that never
+ * connected or already failed have nothing to say and go at once. */
+static void shutdown_detach_all(struct tcp_set *set)
+{
+	struct tcp_sock *next;
+	for (struct tcp_sock *s = set->head; s; s = next) {
+		next = s->next;
+		event_del(s->rev);
+		event_del(s->wev);
+		event_del(s->linger);
+		s->ops = NULL;
+		s->ctx = NULL;
+		s->closing = true;
+		if (s->connecting || s->failed)
+			sock_free(s);
+	}
+}
+
+/* Read and discard what the peer still sends (at most a bounded amount per
+ * wakeup, so one fast sender cannot hold the others up). */
+static bool shutdown_read(struct tcp_sock *s)
+{
+	uint8_t scratch[16384];
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			s->eof = true;
+			return true;
+		}
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN; /* false: reset or another error */
+	}
+	return true;
+}
+
+/* One poll() result for s: true when s is finished (free it). */
+static bool shutdown_step(struct tcp_sock *s, short revents)
+{
+	if ((revents & POLLOUT) && flush_tx(s) < 0)
+		return true;
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !shutdown_read(s))
+		return true;
+	return s->eof && tx_len(s) == 0;
+}
+
+/* Build the poll set; FIN where everything was sent. Returns its size. */
+static size_t shutdown_poll_set(struct tcp_set *set, struct pollfd *pfd, struct tcp_sock **socks)
+{
+	size_t n = 0;
+	for (struct tcp_sock *s = set->head; s; s = s->next) {
+		if (tx_len(s) == 0 && !s->shut_wr) {
+			shutdown(s->fd, SHUT_WR);
+			s->shut_wr = true;
+		}
+		pfd[n] = (struct pollfd){.fd = s->fd, .events = POLLIN | (tx_len(s) ? POLLOUT : 0)};
+		socks[n++] = s;
+	}
+	return n;
+}
+
+void tcp_set_shutdown(struct tcp_set *set, uint32_t linger_ms)
+{
+	shutdown_detach_all(set);
+	size_t cap = set->count;
+	struct pollfd *pfd = calloc(cap ? cap : 1, sizeof(*pfd));
+	struct tcp_sock **socks = calloc(cap ? cap : 1, sizeof(*socks));
+	uint64_t deadline = mono_ms() + linger_ms;
+	while (pfd && socks && set->head) {
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			break;
+		size_t n = shutdown_poll_set(set, pfd, socks);
+		int r = poll(pfd, n, (int)(deadline - now));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; r > 0 && i < n; i++)
+			if (pfd[i].revents && shutdown_step(socks[i], pfd[i].revents))
+				sock_free(socks[i]);
+	}
+	free(pfd);
+	free(socks);
+	/* Out of time (or memory): the last attempt tcp_set_free() makes. */
+	while (set->head) {
+		struct tcp_sock *s = set->head;
+		if (tx_len(s) > 0) {
+			ssize_t n = send(s->fd, s->tx.data + s->tx_off, tx_len(s),
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)n;
+		}
+		shutdown(s->fd, SHUT_WR);
+		sock_free(s);
+	}
 }
 
 size_t tcp_set_count(const struct tcp_set *set)

@@ -72,6 +72,12 @@ struct tcp_set *tcp_set_new(struct event_base *base);
 void tcp_set_free(struct tcp_set *set);
 /* Sockets alive, including lingering ones (tests: nothing leaks). */
 size_t tcp_set_count(const struct tcp_set *set);
+/* Process shutdown: detach every socket from the loop, then with poll()
+ * (blocking, at most linger_ms for all together) send what is queued, FIN,
+ * and read and discard until each peer's FIN, so peers see an orderly end
+ * rather than a reset; sockets still busy at the deadline are closed as is.
+ * No callback runs. The set stays (empty) for tcp_set_free(). */
+void tcp_set_shutdown(struct tcp_set *set, uint32_t linger_ms);
 
 /* Start a non-blocking connect to addr (4 or 16 bytes for family AF_INET or
  * AF_INET6). on_connected or on_error follows. The caller times it out.

@@ -74,6 +74,8 @@ struct pairing_service {
 	struct pdial *dials; /* host_dial / open calls in flight */
 	struct event *timer;
 	struct host_observer observer;
+	pairing_device_hook device_hook; /* pairing_service_set_device_hook() */
+	void *device_hook_ctx;
 	bool settling, resettle;
 	bool freeing;
 };

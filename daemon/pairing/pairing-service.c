@@ -666,6 +666,12 @@ json_t *pairing_service_device_json(struct pairing_service *svc, const struct de
 	return pstore_device_json(svc, d);
 }
 
+void pairing_service_set_device_hook(struct pairing_service *svc, pairing_device_hook fn, void *ctx)
+{
+	svc->device_hook = fn;
+	svc->device_hook_ctx = ctx;
+}
+
 /* ---- the service -------------------------------------------------------- */
 
 static const struct protocol_handler pairing_handlers[] = {

@@ -134,3 +134,10 @@ json_t *pairing_service_status_json(struct pairing_service *svc);
 json_t *pairing_service_devices_json(struct pairing_service *svc);
 /* One device in that shape (new reference, NULL on ENOMEM). */
 json_t *pairing_service_device_json(struct pairing_service *svc, const struct device *d);
+
+/* Hook for the persist service (issue 6): amends every device object the
+ * service shows (devices.list, pairing.join, pairing.completed), e.g. with
+ * the link state; obj may be NULL (out of memory). NULL fn removes it. */
+typedef void (*pairing_device_hook)(void *ctx, const struct device *d, json_t *obj);
+void pairing_service_set_device_hook(struct pairing_service *svc, pairing_device_hook fn,
+                                     void *ctx);

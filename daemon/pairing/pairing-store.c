@@ -65,12 +65,15 @@ json_t *pstore_device_json(struct pairing_service *svc, const struct device *d)
 	json_t *addrs = json_array();
 	for (size_t i = 0; addrs && i < d->n_addrs; i++)
 		json_array_append_new(addrs, json_string(d->addrs[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:I}", "device_id",
-	                 d->info.device_id, "name", d->info.name, "os", d->info.os, "peer_id", peer,
-	                 "state", connected ? "connected" : "disconnected", "trust",
-	                 device_trust_name(d->trust), "paired_at", (json_int_t)d->paired_at,
-	                 "last_seen", (json_int_t)d->last_seen, "addresses", addrs,
-	                 "protocol_version", (json_int_t)d->info.protocol_version);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:I}", "device_id",
+	                      d->info.device_id, "name", d->info.name, "os", d->info.os, "peer_id",
+	                      peer, "state", connected ? "connected" : "disconnected", "trust",
+	                      device_trust_name(d->trust), "paired_at", (json_int_t)d->paired_at,
+	                      "last_seen", (json_int_t)d->last_seen, "addresses", addrs,
+	                      "protocol_version", (json_int_t)d->info.protocol_version);
+	if (svc->device_hook)
+		svc->device_hook(svc->device_hook_ctx, d, o);
+	return o;
 }
 
 /* A paired device connected or went: remember when, and how we reached it. */

@@ -42,7 +42,11 @@ class Lifecycle(harness.Case):
             f"peer id: {info['peer_id']}\n"
             f"device: alice ({info['device_id']})\n"
             f"control socket: {d.socket_path}\n")
-        self.assertTrue(d.stderr().endswith("sdnetd: shutting down\n"), d.stderr())
+        # The stop, then the libp2p totals (nothing was ever connected).
+        self.assertTrue(d.stderr().endswith(
+            "sdnetd: shutting down\n"
+            "sdnetd: connections: 0 opened, 0 closed; streams: 0 opened, 0 closed\n"),
+            d.stderr())
 
     def test_no_banner_without_foreground(self):
         d = self.daemon("alice")

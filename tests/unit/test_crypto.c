@@ -316,6 +316,133 @@ static void test_chachapoly_empty(void **state)
 	assert_int_equal(chachapoly_seal(key, nonce, NULL, 0, NULL, 4, ct), -EINVAL);
 }
 
+/* ---- the reusable context ---- */
+
+static void test_chachapoly_ctx_rfc8439(void **state)
+{
+	uint8_t key[32];
+	seq(key, 0x80, 32);
+	struct buf nonce = th_hex("070000004041424344454647");
+	struct buf ad = th_hex("50515253c0c1c2c3c4c5c6c7");
+	size_t n = strlen(sunscreen);
+	struct chachapoly_ctx *c;
+	assert_int_equal(chachapoly_ctx_new(key, &c), 0);
+	uint8_t ct[200], pt[200];
+	assert_int_equal(chachapoly_ctx_seal(c, nonce.data, ad.data, ad.len, sunscreen, n, ct), 0);
+	th_assert_hex(ct, n + AEAD_TAG_LEN, rfc8439_ct);
+	assert_int_equal(chachapoly_ctx_open(c, nonce.data, ad.data, ad.len, ct, n + 16, pt), 0);
+	assert_memory_equal(pt, sunscreen, n);
+	/* Again on the same context (each message starts afresh), in place. */
+	uint8_t io[200];
+	memcpy(io, sunscreen, n);
+	assert_int_equal(chachapoly_ctx_seal(c, nonce.data, ad.data, ad.len, io, n, io), 0);
+	th_assert_hex(io, n + AEAD_TAG_LEN, rfc8439_ct);
+	assert_int_equal(chachapoly_ctx_open(c, nonce.data, ad.data, ad.len, io, n + 16, io), 0);
+	assert_memory_equal(io, sunscreen, n);
+	assert_null(chachapoly_ctx_free(c));
+	buf_free(&nonce);
+	buf_free(&ad);
+}
+
+static void nonce_le(uint64_t n, uint8_t out[12])
+{
+	memset(out, 0, 12);
+	for (int i = 0; i < 8; i++)
+		out[4 + i] = (uint8_t)(n >> (8 * i));
+}
+
+/* Many messages under one key, as Noise sends them: every seal equals the
+ * one-shot function's, and one context opens them all, interleaved with
+ * seals. */
+static void test_chachapoly_ctx_many(void **state)
+{
+	uint8_t key[32], nonce[12], msg[1500], a[1500 + 16], b[1500 + 16], back[1500];
+	seq(key, 7, 32);
+	seq(msg, 1, sizeof(msg));
+	struct chachapoly_ctx *tx, *rx;
+	assert_int_equal(chachapoly_ctx_new(key, &tx), 0);
+	assert_int_equal(chachapoly_ctx_new(key, &rx), 0);
+	for (uint64_t i = 0; i < 64; i++) {
+		size_t len = (size_t)(i * 97 % sizeof(msg));
+		const char *ad = i % 3 ? "ad" : NULL;
+		size_t ad_len = ad ? 2 : 0;
+		nonce_le(i, nonce);
+		assert_int_equal(chachapoly_ctx_seal(tx, nonce, ad, ad_len, msg, len, a), 0);
+		assert_int_equal(chachapoly_seal(key, nonce, ad, ad_len, msg, len, b), 0);
+		assert_memory_equal(a, b, len + AEAD_TAG_LEN);
+		memset(back, 0, sizeof(back));
+		assert_int_equal(chachapoly_ctx_open(rx, nonce, ad, ad_len, a, len + 16, back), 0);
+		assert_memory_equal(back, msg, len);
+		/* The wrong nonce fails, and the context still works after. */
+		nonce_le(i + 1, nonce);
+		assert_int_equal(chachapoly_ctx_open(rx, nonce, ad, ad_len, a, len + 16, back),
+		                 -EBADMSG);
+	}
+	chachapoly_ctx_free(tx);
+	chachapoly_ctx_free(rx);
+}
+
+/* check_tamper() drives a one-shot open function; this one opens with the
+ * context under test (its key argument is ignored). */
+static struct chachapoly_ctx *tamper_ctx;
+
+static int ctx_open_fn(const uint8_t *key, const uint8_t *nonce, const void *ad, size_t ad_len,
+                       const void *ct, size_t ct_len, uint8_t *out)
+{
+	return chachapoly_ctx_open(tamper_ctx, nonce, ad, ad_len, ct, ct_len, out);
+}
+
+static void test_chachapoly_ctx_tamper(void **state)
+{
+	uint8_t key[32];
+	seq(key, 0x80, 32);
+	struct buf nonce = th_hex("070000004041424344454647");
+	struct buf ad = th_hex("50515253c0c1c2c3c4c5c6c7");
+	struct buf ct = th_hex(rfc8439_ct);
+	assert_int_equal(chachapoly_ctx_new(key, &tamper_ctx), 0);
+	check_tamper(ctx_open_fn, key, nonce.data, ad.data, ad.len, ct.data, ct.len);
+	/* After all those failures the genuine message still opens. */
+	uint8_t out[200];
+	assert_int_equal(
+	        chachapoly_ctx_open(tamper_ctx, nonce.data, ad.data, ad.len, ct.data, ct.len, out),
+	        0);
+	assert_memory_equal(out, sunscreen, strlen(sunscreen));
+	tamper_ctx = chachapoly_ctx_free(tamper_ctx);
+	/* Another key. */
+	key[0] ^= 1;
+	assert_int_equal(chachapoly_ctx_new(key, &tamper_ctx), 0);
+	assert_int_equal(
+	        chachapoly_ctx_open(tamper_ctx, nonce.data, ad.data, ad.len, ct.data, ct.len, out),
+	        -EBADMSG);
+	tamper_ctx = chachapoly_ctx_free(tamper_ctx);
+	buf_free(&nonce);
+	buf_free(&ad);
+	buf_free(&ct);
+}
+
+static void test_chachapoly_ctx_args(void **state)
+{
+	uint8_t key[32] = {0}, nonce[12] = {0}, ct[16], pt[1];
+	struct chachapoly_ctx *c = NULL;
+	assert_int_equal(chachapoly_ctx_new(NULL, &c), -EINVAL);
+	assert_int_equal(chachapoly_ctx_new(key, NULL), -EINVAL);
+	assert_null(chachapoly_ctx_free(NULL));
+	assert_int_equal(chachapoly_ctx_seal(NULL, nonce, NULL, 0, "x", 1, ct), -EINVAL);
+	assert_int_equal(chachapoly_ctx_open(NULL, nonce, NULL, 0, ct, 16, pt), -EINVAL);
+	assert_int_equal(chachapoly_ctx_new(key, &c), 0);
+	/* An empty plaintext still carries a tag, equal to the one-shot's. */
+	uint8_t ref[16];
+	assert_int_equal(chachapoly_ctx_seal(c, nonce, NULL, 0, NULL, 0, ct), 0);
+	assert_int_equal(chachapoly_seal(key, nonce, NULL, 0, NULL, 0, ref), 0);
+	assert_memory_equal(ct, ref, 16);
+	assert_int_equal(chachapoly_ctx_open(c, nonce, NULL, 0, ct, 16, NULL), 0);
+	assert_int_equal(chachapoly_ctx_seal(c, nonce, NULL, 5, "x", 1, ct), -EINVAL);
+	assert_int_equal(chachapoly_ctx_seal(c, nonce, NULL, 0, NULL, 4, ct), -EINVAL);
+	assert_int_equal(chachapoly_ctx_open(c, nonce, NULL, 0, ct, 15, pt), -EINVAL);
+	assert_int_equal(chachapoly_ctx_open(c, nonce, NULL, 0, ct, 17, NULL), -EINVAL);
+	chachapoly_ctx_free(c);
+}
+
 static const char *gcm16_ct =
         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08"
         "b1056828838c5f61e6393ba7a0abcc9f662"
@@ -378,6 +505,10 @@ int main(void)
 	        cmocka_unit_test(test_chachapoly_rfc8439),
 	        cmocka_unit_test(test_chachapoly_tamper),
 	        cmocka_unit_test(test_chachapoly_empty),
+	        cmocka_unit_test(test_chachapoly_ctx_rfc8439),
+	        cmocka_unit_test(test_chachapoly_ctx_many),
+	        cmocka_unit_test(test_chachapoly_ctx_tamper),
+	        cmocka_unit_test(test_chachapoly_ctx_args),
 	        cmocka_unit_test(test_aesgcm_vectors),
 	        cmocka_unit_test(test_equal_and_random),
 	};

@@ -182,6 +182,14 @@ static void test_responder_payload_vector(void **state)
 	privkey_wipe(&id);
 }
 
+static bool all_zero_key(const struct noise_cipher *c)
+{
+	for (size_t i = 0; i < sizeof(c->k); i++)
+		if (c->k[i])
+			return false;
+	return !c->has_key && !c->aead;
+}
+
 static void test_cipher_nonce_exhaustion(void **state)
 {
 	uint8_t k[NOISE_KEY_LEN] = {1}, ct[NOISE_TAG_LEN + 1], pt[1] = {'x'};
@@ -204,6 +212,10 @@ static void test_cipher_nonce_exhaustion(void **state)
 	assert_int_equal(back[0], 'x');
 	assert_int_equal(d.n, NOISE_NONCE_MAX);
 	assert_int_equal(noise_cipher_decrypt(&d, NULL, 0, ct, sizeof(ct), back), -EOVERFLOW);
+	noise_cipher_wipe(&c);
+	noise_cipher_wipe(&d);
+	assert_null(c.aead);
+	assert_true(all_zero_key(&d));
 }
 
 static void test_transport_nonce_exhaustion(void **state)

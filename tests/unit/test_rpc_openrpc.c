@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+#include "rpc-messages.h"
+#include "rpc-transfers.h"
+#include "rpc-devices.h"
 #include "rpc-net.h"
 #include "rpc-node.h"
 #include "rpc-pairing.h"
@@ -21,6 +24,9 @@ static const struct rpc_method *const tables[] = {
         rpc_node_methods,
         rpc_net_methods,
         rpc_pairing_methods,
+        rpc_devices_methods,
+        rpc_messages_methods,
+        rpc_transfers_methods,
         rpc_events_methods,
         rpc_discover_methods,
         /* optional: */

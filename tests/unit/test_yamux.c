@@ -712,6 +712,40 @@ static void test_reset(void **state)
 	pair_free(&p);
 }
 
+/* A peer's RST right behind its data (an "na" answer, then a reset) in one
+ * feed: feeding stops in front of the RST until the data's event was taken,
+ * so the data can still be read; then the RST goes through. */
+static void test_reset_waits_for_data_event(void **state)
+{
+	struct side v;
+	side_init(&v, YAMUX_SERVER, NULL);
+	struct buf b = th_hex("000100010000000100000000" /* SYN, stream 1 */
+	                      "000000000000000100000002" /* data "na" */
+	                      "6e61"
+	                      "000000080000000100000000"); /* RST */
+	long n = yamux_feed(v.s, b.data, b.len, 1);
+	assert_int_equal(n, 12 + 14);
+	struct yamux_event e;
+	assert_int_equal(yamux_next_event(v.s, &e), 0);
+	assert_int_equal(e.type, YAMUX_EV_STREAM_OPENED);
+	assert_int_equal(yamux_next_event(v.s, &e), 0);
+	assert_int_equal(e.type, YAMUX_EV_STREAM_DATA);
+	assert_int_equal(e.len, 2);
+	const uint8_t *p;
+	size_t len;
+	assert_int_equal(yamux_stream_peek(v.s, 1, &p, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(p, "na", 2);
+	/* Event taken: the rest feeds, and the reset drops the stream. */
+	assert_int_equal(yamux_feed(v.s, b.data + n, b.len - (size_t)n, 1), 12);
+	log_events(&v);
+	assert_int_equal(count_events(&v, YAMUX_EV_STREAM_RESET, 1), 1);
+	assert_int_equal(count_events(&v, YAMUX_EV_STREAM_CLOSED, 1), 1);
+	assert_int_equal(yamux_stream_peek(v.s, 1, &p, &len), -ENOENT);
+	buf_free(&b);
+	side_free(&v);
+}
+
 static void test_unknown_stream_ignored(void **state)
 {
 	struct side v;
@@ -903,6 +937,7 @@ int main(void)
 	        cmocka_unit_test(test_half_close_both_directions),
 	        cmocka_unit_test(test_closed_waits_for_reader),
 	        cmocka_unit_test(test_reset),
+	        cmocka_unit_test(test_reset_waits_for_data_event),
 	        cmocka_unit_test(test_unknown_stream_ignored),
 	        cmocka_unit_test(test_inbound_stream_cap),
 	        cmocka_unit_test(test_default_inbound_cap_1000),
