@@ -137,11 +137,15 @@ bool xferbar_event(struct xferbar *b, const char *kind, json_t *data)
 	it->rate = u64_of(data, "rate");
 	json_t *eta = json_object_get(data, "eta");
 	it->eta = json_is_integer(eta) ? json_integer_value(eta) : -1;
+	/* The file moving now; before that, the first name offered. */
 	const char *file = str_of(data, "file", "");
-	if (*file || !it->label[0]) {
+	if (!*file && !it->label[0])
+		file = json_string_value(json_array_get(json_object_get(data, "names"), 0));
+	if (file && *file) {
 		const char *base = strrchr(file, '/');
-		snprintf(it->label, sizeof(it->label), "%s",
-		         *file ? (base ? base + 1 : file) : it->id);
+		snprintf(it->label, sizeof(it->label), "%s", base ? base + 1 : file);
+	} else if (!it->label[0]) {
+		snprintf(it->label, sizeof(it->label), "%.8s", it->id);
 	}
 	if (b->mode == XFERBAR_PLAIN)
 		maybe_plain(it);

@@ -8,8 +8,10 @@
 #   otherwise: both on loopback, bob told alice's address with --peer.
 #
 # alice generates a 12-word code, bob joins with it, and both list the other
-# under `network devices`. Everything (namespaces, daemons, data) is removed
-# on exit, also after Ctrl-C or a failure. Usage: tests/demo.sh [BUILD_DIR]
+# under `network devices`; then alice Spacedrops a 256 MiB file to bob,
+# whose user accepts it, with a progress bar. Everything (namespaces,
+# daemons, data) is removed on exit, also after Ctrl-C or a failure.
+# Usage: tests/demo.sh [BUILD_DIR]
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
@@ -82,5 +84,23 @@ run "$spacedrive" --instance bob network pair join "$words" "${join_extra[@]}"
 say "Both devices list each other"
 run "$spacedrive" --instance alice network devices
 run "$spacedrive" --instance bob network devices
+
+say "alice: Spacedrop a file to bob, whose user accepts it"
+head -c $((256 << 20)) /dev/urandom >"$work/holiday.mov"
+printf '$ %s\n' "spacedrive --instance alice network spacedrop bob holiday.mov --message 'from the trip'"
+"$spacedrive" --instance alice network spacedrop bob "$work/holiday.mov" --message "from the trip" &
+sender=$!
+id=""
+for _ in $(seq 100); do
+  id=$("$spacedrive" --instance bob --json network spacedrop list |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[0]["id"][:8] if r else "")')
+  [ -n "$id" ] && break
+  sleep 0.1
+done
+[ -n "$id" ] || { echo "demo: bob got no Spacedrop request" >&2; exit 1; }
+run "$spacedrive" --instance bob network spacedrop list
+run "$spacedrive" --instance bob network spacedrop accept "$id"
+wait "$sender"
+run "$spacedrive" --instance bob network transfers
 
 say "Done; stopping both devices and removing their data"

@@ -68,11 +68,12 @@ struct msg_device {
 	struct msg_opener *opener;
 	struct msg_stream_list streams; /* every open stream, out included */
 	struct msgq q;
-	struct msgdedup *dedup; /* opened on the first durable message */
-	struct msg_waiter_list waiters;
-	struct event *retry;     /* reopen the outbound stream */
-	struct event *redeliver; /* resend what the device deferred */
-	uint32_t redeliver_ms;   /* the next deferral's delay */
+	struct msgdedup *dedup;           /* opened on the first durable message */
+	struct msg_waiter_list waiters;   /* their message is still queued */
+	struct msg_waiter_list answering; /* their message was written */
+	struct event *retry;              /* reopen the outbound stream */
+	struct event *redeliver;          /* resend what the device deferred */
+	uint32_t redeliver_ms;            /* the next deferral's delay */
 	uint64_t last_kick_ms;
 	unsigned open_failures;
 	uint64_t next_seq; /* durable record numbers */

@@ -48,6 +48,7 @@ int msg_device_get(struct messages *m, const char *id, struct msg_device **ret)
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	LIST_INIT(&d->streams);
 	TAILQ_INIT(&d->waiters);
+	TAILQ_INIT(&d->answering);
 	msgq_init(&d->q, m->cfg.max_queue, m->cfg.max_queue_bytes);
 	d->retry = evtimer_new(m->cfg.base, retry_cb, d);
 	d->redeliver = evtimer_new(m->cfg.base, msg_redeliver_cb, d);

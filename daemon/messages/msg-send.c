@@ -87,7 +87,7 @@ void msg_timer_arm(struct messages *m, uint64_t deadline)
 
 static void waiter_unlink(struct msg_waiter *w)
 {
-	TAILQ_REMOVE(&w->dev->waiters, w, link);
+	TAILQ_REMOVE(w->item ? &w->dev->waiters : &w->dev->answering, w, link);
 	if (w->item) {
 		msgq_remove(&w->dev->q, w->item);
 		free(w->item);
@@ -156,22 +156,19 @@ void msg_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void msg_fail_sent(struct messages *m, struct msg_device *d, int err, const char *text)
 {
-	struct msg_waiter *w, *next;
-	for (w = TAILQ_FIRST(&d->waiters); w; w = next) {
-		next = TAILQ_NEXT(w, link);
-		if (w->item)
-			continue; /* still queued: it waits for the device to return */
+	/* Those still queued wait for the device to return. A callback may
+	 * cancel others: take the first one afresh each time. */
+	struct msg_waiter *w;
+	while ((w = TAILQ_FIRST(&d->answering))) {
 		devmsg_corr_cancel(&m->corr, w->id, NULL);
 		msg_waiter_finish(m, w, err, NULL, text);
-		/* A callback may have cancelled others: start over. */
-		next = TAILQ_FIRST(&d->waiters);
 	}
 }
 
 void msg_device_drop_queue(struct messages *m, struct msg_device *d)
 {
 	struct msg_waiter *w;
-	while ((w = TAILQ_FIRST(&d->waiters))) {
+	while ((w = TAILQ_FIRST(&d->waiters)) || (w = TAILQ_FIRST(&d->answering))) {
 		devmsg_corr_cancel(&m->corr, w->id, NULL);
 		msg_waiter_finish(m, w, -ECANCELED, NULL, "the daemon is stopping");
 	}
@@ -186,8 +183,12 @@ static int write_item(struct msg_device *d, struct msgq_item *it)
 {
 	int r = msg_stream_queue(d->out, it->frame, it->len);
 	if (!it->durable) {
-		if (it->owner)
-			((struct msg_waiter *)it->owner)->item = NULL;
+		struct msg_waiter *w = it->owner;
+		if (w) {
+			TAILQ_REMOVE(&d->waiters, w, link);
+			TAILQ_INSERT_TAIL(&d->answering, w, link);
+			w->item = NULL;
+		}
 		free(it);
 	}
 	if (r == 0)

@@ -334,8 +334,13 @@ static void dispatch(struct msg_stream *ms, const devmsg_pb *msg)
 	d->received++;
 	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_ACK)
 		return msg_on_ack(m, d, msg);
-	if (msg->has_in_reply_to)
+	if (msg->has_in_reply_to) {
+		/* We never send durable answers; a peer that does still gets
+		 * its Ack, or it would resend forever. */
+		if (msg->has_durable && msg->durable)
+			buf_append(&ms->acks, msg->id.data, DEVMSG_ID_LEN);
 		return msg_on_reply(m, d, msg);
+	}
 	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_ERROR) {
 		log_debug("device %s: Error without in_reply_to: %s", d->id,
 		          msg->error->message ? msg->error->message : "");

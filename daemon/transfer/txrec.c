@@ -192,10 +192,11 @@ static int parse(const uint8_t *data, size_t len, json_t **ret, struct errmsg *e
 		json_decref(o);
 		return bad(e, "no version");
 	}
-	if (json_integer_value(v) != TXREC_VERSION) {
+	long long version = (long long)json_integer_value(v);
+	if (version != TXREC_VERSION) {
 		json_decref(o);
 		return errmsg_set(e, -EPROTONOSUPPORT, "transfer record: version %lld is not %d",
-		                  (long long)json_integer_value(v), TXREC_VERSION);
+		                  version, TXREC_VERSION);
 	}
 	*ret = o;
 	return 0;
