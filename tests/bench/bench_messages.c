@@ -67,7 +67,7 @@ struct side {
 
 static const char *side_device_of(void *ctx, const struct conn *c)
 {
-	static char id[MAX_DEVICES + 1][24];
+	static char id[MAX_DEVICES + 1][32];
 	struct side *s = ctx;
 	for (size_t i = 0; i < s->npeers; i++) {
 		if (peerid_equal(&s->peers[i], conn_peer(c))) {
