@@ -59,6 +59,8 @@ struct txsched;
  * receiver's request timeout plus this margin (the receiver answers
  * "expired" itself; this only covers a silent peer). */
 #define TX_ANSWER_MARGIN_MS 15000
+/* An incoming transfer nobody resumed for this long is removed at start. */
+#define TX_STALE_S (7 * 86400)
 /* Names shown with an incoming request. */
 #define TX_REQUEST_NAMES 8
 
@@ -119,9 +121,11 @@ struct tx {
 	struct txsrc *src;
 	struct buf dpend; /* header + file bytes read, not yet taken by the stream */
 	bool data_opening, ctl_opening;
-	bool data_done;  /* every span sent, FIN queued */
-	bool hashes_due; /* a file finished: send Complete after this round */
-	bool sched_on;   /* on svc's ready list */
+	bool data_done;         /* every span sent, FIN queued */
+	bool hashes_due;        /* a file finished: send Complete after this round */
+	bool sched_on;          /* on svc's ready list */
+	uint64_t vbytes;        /* fair-share virtual clock: bytes written, see txsched.c */
+	uint64_t last_write_ms; /* the scheduler's: when it last wrote data */
 	TAILQ_ENTRY(tx) sched_link;
 	bool sd_answered; /* Spacedrop: the receiver accepted once (re-offers skip the request) */
 	struct multiaddr *addrs; /* unpaired Spacedrop target: where to dial */
@@ -169,7 +173,9 @@ struct transfers {
 	struct transfers_config cfg;
 	char *data_dir, *receive_dir, *device_name;
 	struct tx_list txs;
-	struct tx_list ready; /* senders with data to write (sched_link) */
+	struct tx_list ready;     /* senders with data to write, fewest vbytes first */
+	uint64_t vnow;            /* vbytes of the transfer served last */
+	struct event *recheck_ev; /* txsched.c */
 	struct txs_list loose;
 	struct txopen_list opens; /* streams being opened, dials running */
 	struct txworker *worker;
@@ -285,6 +291,9 @@ void txrecv_interrupted(struct tx *t, const char *why);
 void txrecv_cleanup(struct tx *t);
 void txrecv_tick(struct tx *t, uint64_t now);
 void txrecv_free(struct tx *t);
+/* Start-up: remove partial transfers whose index is older than
+ * TX_STALE_S (their sender never came back). */
+void txrecv_forget_stale(struct transfers *svc);
 
 /* ---- txpeers.c: peers found over mDNS (Spacedrop targets) ------------------------ */
 
@@ -295,9 +304,15 @@ void txpeers_free(struct transfers *svc);
 /* Fair-share quantum per turn and bytes written per loop turn. */
 #define TX_QUANTUM ((size_t)256 * 1024)
 #define TX_TURN_BUDGET ((size_t)8 << 20)
+/* How far one transfer may run ahead of another on the same connection,
+ * and how long one that writes nothing still counts (txsched.c). */
+#define TX_FAIR_LEAD ((uint64_t)4 << 20)
+#define TX_FAIR_STALL_MS 200
 
 /* ---- txsched.c: fair sharing among senders ----------------------------------------- */
 
 void txsched_ready(struct tx *t);
+/* A data stream opened: ready, with the clock caught up. */
+void txsched_join(struct tx *t);
 void txsched_remove(struct tx *t);
 void txsched_run(evutil_socket_t fd, short what, void *ctx);

@@ -243,7 +243,8 @@ struct tx *tx_new(struct transfers *svc, bool sender, const uint8_t id[XFER_ID_L
 	hex_encode(id, XFER_ID_LEN, t->idhex);
 	t->peer = *peer;
 	peerid_to_string(peer, t->peer_text, sizeof(t->peer_text));
-	t->state = sender ? TX_CONNECTING : TX_PENDING;
+	/* A receiver is "waiting" while the offer comes in. */
+	t->state = sender ? TX_CONNECTING : TX_WAITING;
 	t->created_wall_ms = tx_wall_ms();
 	t->retry_ms = TX_RETRY_FIRST_MS;
 	TAILQ_INSERT_TAIL(&svc->txs, t, link);
@@ -447,8 +448,10 @@ int transfers_new(const struct transfers_config *cfg, struct transfers **ret, st
 		errmsg_set(err, r, "cannot register %s: %s", XFER_PROTOCOL_ID, strerror(-r));
 	if (r == 0)
 		svc->registered = true;
-	if (r == 0)
+	if (r == 0) {
 		txsend_load_all(svc);
+		txrecv_forget_stale(svc);
+	}
 	if (r < 0) {
 		if (r == -ENOMEM && !err->text[0])
 			errmsg_set(err, r, "out of memory");
@@ -486,6 +489,8 @@ void transfers_free(struct transfers *svc)
 		event_free(svc->sched_ev);
 	if (svc->tick_ev)
 		event_free(svc->tick_ev);
+	if (svc->recheck_ev)
+		event_free(svc->recheck_ev);
 	free(svc->data_dir);
 	free(svc->receive_dir);
 	free(svc->device_name);

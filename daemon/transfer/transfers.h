@@ -25,9 +25,8 @@
  *     request_timeout_ms, then expire.
  *
  * Everything runs on the daemon's loop, except fsync and hashing of whole
- * files, which a worker thread does (txworker.c). Callbacks (emit) never
- * run from inside the transfers_* call that caused them... except emit,
- * which may. */
+ * files, which a worker thread does (txworker.c). emit may run from inside
+ * a transfers_* call (a cancel announces the new state at once). */
 #pragma once
 
 #include <event2/event.h>

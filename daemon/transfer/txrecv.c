@@ -7,11 +7,13 @@
  * was received. */
 #include "transfers-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -504,7 +506,6 @@ static void wait_for_user(struct tx *t)
 	t->pending = true;
 	t->expires_mono_ms = tx_now_ms() + t->svc->cfg.request_timeout_ms;
 	tx_arm_timer(t, t->svc->cfg.request_timeout_ms);
-	t->state = TX_WAITING; /* so the change below is announced */
 	tx_set_state(t, TX_PENDING, "waiting for the user");
 	json_t *d = tx_json(t);
 	tx_emit(t->svc, "spacedrop.request", d);
@@ -583,10 +584,8 @@ static void on_offer(struct tx *t)
 			tx_error(t, "the sender offered other files under the same transfer id");
 			return end(t, TX_REJECTED, "changed offer", true);
 		}
-		if (free_bytes(t->dest) < remaining_bytes(t)) {
-			t->state = TX_TRANSFERRING; /* pause_full announces PAUSED again */
+		if (free_bytes(t->dest) < remaining_bytes(t))
 			return pause_full(t);
-		}
 		if (txrecv_accept(t, NULL, &e) < 0 && !tx_state_final(t->state))
 			io_failure(t, e.text);
 		return;
@@ -667,19 +666,14 @@ static int prepare(struct tx *t, const char *dir, struct errmsg *err)
 		r = txsink_plan(t->sink, t->x, NULL, err);
 	if (r == 0 && !(t->dest = strdup(dest)))
 		r = -ENOMEM;
-	if (r == 0)
-		write_index(t);
 	return r;
 }
 
 int txrecv_accept(struct tx *t, const char *dir, struct errmsg *err)
 {
 	int r = prepare(t, dir, err);
-	if (r < 0) {
-		if (t->pending)
-			return r; /* the user may try another directory */
-		return r;
-	}
+	if (r < 0)
+		return r; /* still pending: the user may name another directory */
 	if (t->spacedrop && t->pending)
 		queue_sd_response(t, true, NULL);
 	r = xfer_accept(t->x, tx_now_ms(), &t->ctl_out);
@@ -691,6 +685,9 @@ int txrecv_accept(struct tx *t, const char *dir, struct errmsg *err)
 		io_failure(t, err->text);
 		return r;
 	}
+	/* Written (again) at every accept: its age says when the sender was
+	 * last here (txrecv_forget_stale). */
+	write_index(t);
 	t->pending = false;
 	tx_disarm_timer(t);
 	t->bytes_attempt = 0;
@@ -769,6 +766,57 @@ void txrecv_tick(struct tx *t, uint64_t now)
 	}
 	if (t->state == TX_TRANSFERRING && t->unsynced && now - t->ckpt_first_ms >= TX_CKPT_MS)
 		checkpoint(t);
+}
+
+/* ---- start-up: partial transfers nobody came back for -------------------------------- */
+
+static void forget_stale(struct transfers *svc, const char *dir, const char *name, uint64_t now_s)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return;
+	struct stat st;
+	void *data = NULL;
+	size_t len = 0;
+	char *dest = NULL;
+	if (stat(path, &st) == 0 && now_s - (uint64_t)st.st_mtime > TX_STALE_S &&
+	    atomicfile_read(path, 4096, &data, &len, NULL) == 0 &&
+	    txrec_decode_index(data, len, &dest, NULL) == 0) {
+		char idhex[2 * XFER_ID_LEN + 1];
+		snprintf(idhex, sizeof(idhex), "%.*s", 2 * XFER_ID_LEN, name + 3);
+		struct txsink *sink = NULL;
+		if (txsink_open(dest, idhex, &sink, NULL) == 0) {
+			txsink_remove(sink);
+			txsink_free(sink);
+		}
+		log_info(
+		        "removed the partial files of transfer %.8s in %s: its sender did not come "
+		        "back for %d days",
+		        idhex, dest, TX_STALE_S / 86400);
+		unlink(path);
+	}
+	free(dest);
+	free(data);
+	free(path);
+}
+
+void txrecv_forget_stale(struct transfers *svc)
+{
+	char *dir = NULL;
+	if (asprintf(&dir, "%s/transfers", svc->data_dir) < 0)
+		return;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t now_s = tx_wall_ms() / 1000;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len == 3 + 2 * XFER_ID_LEN + 5 && strncmp(de->d_name, "in-", 3) == 0 &&
+		    strcmp(de->d_name + len - 5, ".json") == 0)
+			forget_stale(svc, dir, de->d_name, now_s);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 /* ---- new control streams ------------------------------------------------------------------- */

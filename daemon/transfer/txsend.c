@@ -447,7 +447,7 @@ void txsend_on_event(struct tx *t, int ev)
 
 void txsend_data_opened(struct tx *t)
 {
-	txsched_ready(t);
+	txsched_join(t);
 }
 
 void txsend_interrupted(struct tx *t, const char *why)

@@ -15,8 +15,12 @@ JSON-RPC:
 - a sender lying about a hash, or sending bytes past the end: no final
   file, a clear error on both sides;
 - cancel from either side removes partial files on both;
+- a link cut mid-transfer and restored resumes in place; two transfers
+  at once to one device share the link evenly;
 - a full disk (a small tmpfs, root only) pauses with a clear error, keeps
-  the partial file, and resumes once there is room.
+  the partial file, and resumes once there is room;
+- partial files of a transfer whose sender never came back (7 days) are
+  removed at start, recent ones kept.
 
 Waits are bounded (harness.TIMEOUT); the slow parts (kill in the middle)
 use the sender's test-only rate cap, SDNETD_TEST_XFER_RATE."""
@@ -261,6 +265,53 @@ class Transfers(harness.Case):
               f"resumed from {resumed / MiB:.1f} MiB and sent {ta['bytes_moved'] / MiB:.1f} "
               f"MiB")
 
+    def test_link_cut_and_restored(self):
+        env = {"SDNETD_TEST_XFER_RATE": str(32 * MiB)}
+        a, b = self.start("alice", TEST, env), self.start("bob")
+        self.pair(a, b)
+        path = self.src("video.bin")
+        big_file(path, 96)
+        tid = a.call("transfers.send", {"device": "bob", "paths": [path]})["id"]
+        self.until(lambda: (lambda t: t and t["bytes_durable"] >= 32 * MiB)(self.transfer(b, tid)),
+                   "32 MiB durable")
+        # Cut every connection between them; persist reconnects by itself.
+        a.call("net.disconnect", {"peer_id": b.call("node.info")["peer_id"]})
+        ta, tb = self.wait_final(a, tid), self.wait_final(b, tid)
+        self.assertEqual((ta["state"], tb["state"]), ("completed", "completed"),
+                         (ta["error"], tb["error"]))
+        self.assertGreaterEqual(ta["attempts"], 2)
+        # Both objects survived: the receiver carried its durable offset over.
+        self.assertGreaterEqual(tb["bytes_resumed"], 32 * MiB)
+        self.assertEqual(ta["bytes_resumed"], tb["bytes_resumed"])
+        self.assertEqual(sha256_file(os.path.join(self.recv_dir(b), "video.bin")),
+                         sha256_file(path))
+
+    def test_concurrent_transfers_share_the_link(self):
+        a, b = self.start("alice"), self.start("bob")
+        self.pair(a, b)
+        paths = [self.src(f"{n}.bin") for n in ("one", "two")]
+        for p in paths:
+            big_file(p, 512)
+        ids = [a.call("transfers.send", {"device": "bob", "paths": [p]})["id"] for p in paths]
+
+        def received():
+            ts = {t["id"]: t for t in b.call("transfers.list")["transfers"]}
+            return [ts[i]["bytes"] if i in ts else 0 for i in ids], \
+                   [ts[i]["state"] if i in ts else "" for i in ids]
+
+        # Once both move, each gets about half of what arrives.
+        first = self.until(lambda: (lambda r: r if min(r[0]) >= 32 * MiB else None)(received()),
+                           "both transfers moving")[0]
+        later, states = self.until(
+            lambda: (lambda r: r if sum(r[0]) - sum(first) >= 192 * MiB else None)(received()),
+            "192 MiB more")
+        self.assertEqual(states, ["transferring", "transferring"])
+        share = [(y - x) / (sum(later) - sum(first)) for x, y in zip(first, later)]
+        print(f"\nshares while both ran: {share[0]:.2f} / {share[1]:.2f}")
+        self.assertGreaterEqual(min(share), 0.4, share)
+        for tid in ids:
+            self.assertEqual(self.wait_final(a, tid)["state"], "completed")
+
     # ---- hostile names --------------------------------------------------------------------
 
     def test_hostile_names(self):
@@ -437,6 +488,32 @@ class Transfers(harness.Case):
                 r = self.cli(who, "network", "transfers", "cancel", tid)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("already cancelled", r.stderr)
+
+    def test_stale_partials_removed_at_start(self):
+        b = self.start("bob")
+        b.stop()
+        recv = self.recv_dir(b)
+        tdir = os.path.join(self.home.data_dir("bob"), "transfers")
+        ids = {"old": "aa" * 16, "fresh": "bb" * 16}
+        for age, tid in ids.items():
+            stage = os.path.join(recv, ".sdnetd-partial", tid)
+            os.makedirs(stage)
+            with open(os.path.join(stage, "0.part"), "wb") as f:
+                f.write(b"x" * 100)
+            with open(os.path.join(stage, "state.json"), "w") as f:
+                f.write("{}")
+            index = os.path.join(tdir, f"in-{tid}.json")
+            with open(index, "w") as f:
+                json.dump({"version": 1, "dest": recv}, f)
+            if age == "old":
+                then = time.time() - 8 * 86400
+                os.utime(index, (then, then))
+        b = self.start("bob")
+        self.assertFalse(os.path.exists(os.path.join(recv, ".sdnetd-partial", ids["old"])))
+        self.assertFalse(os.path.exists(os.path.join(tdir, f"in-{ids['old']}.json")))
+        self.assertTrue(os.path.exists(os.path.join(recv, ".sdnetd-partial", ids["fresh"],
+                                                    "0.part")))
+        self.assertIn(f"removed the partial files of transfer {ids['old'][:8]}", b.stderr())
 
     # ---- full disk -----------------------------------------------------------------------------
 
