@@ -617,6 +617,8 @@ size_t txsend_pump(struct tx *t, size_t quantum, bool *more)
 	}
 	if (xfer_state(t->x) == XFER_ST_VERIFYING && t->state == TX_TRANSFERRING)
 		tx_set_state(t, TX_VERIFYING, "everything sent");
+	if (written)
+		tx_progress_event(t, false);
 	*more = !blocked && !t->data_done && written >= budget && budget > 0;
 	return written;
 }

@@ -249,6 +249,15 @@ void txwire_control_frame(struct tx *t, const devmsg_pb *m)
 	default:
 		break;
 	}
+	/* We paused or lost this attempt: what the peer sent before it heard
+	 * (a Complete crossing our Cancel) is a straggler, not a lie. Only a
+	 * Cancel or a new Offer still counts. */
+	if (xfer_state(t->x) == XFER_ST_INTERRUPTED && m->body_case != FT_BODY(CANCEL) &&
+	    m->body_case != FT_BODY(REQUEST)) {
+		log_debug("transfer %.8s: ignored %s after the attempt ended", t->idhex,
+		          devmsg_body_name(m->body_case));
+		return;
+	}
 	struct errmsg e = {{0}};
 	int ev = xfer_handle(t->x, m, tx_now_ms(), &t->ctl_out, &e);
 	if (ev < 0) {

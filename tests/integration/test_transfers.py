@@ -87,15 +87,17 @@ class Transfers(harness.Case):
         a = info["listen_addrs"][0]
         return a if "/p2p/" in a else a + "/p2p/" + info["peer_id"]
 
-    def until(self, fn, what, timeout=harness.TIMEOUT):
-        """Poll fn() (a bounded wait for a state another process reaches)."""
+    def until(self, fn, what, timeout=harness.TIMEOUT, describe=None):
+        """Poll fn() (a bounded wait for a state another process reaches);
+        describe() says where things are when it times out."""
         deadline = time.monotonic() + timeout
         while True:
             v = fn()
             if v:
                 return v
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
+                raise AssertionError(f"timed out waiting for {what}" +
+                                     (f": {describe()}" if describe else ""))
             time.sleep(0.05)
 
     def connected(self, d, name):
@@ -532,7 +534,8 @@ class Transfers(harness.Case):
         big_file(f, 12)
         tid = a.call("transfers.send", {"device": "bob", "paths": [f]})["id"]
         tb = self.until(lambda: (lambda t: t if t and t["state"] == "paused" else None)(
-            self.transfer(b, tid)), "the receiver to pause")
+            self.transfer(b, tid)), "the receiver to pause", describe=lambda: (
+                self.transfer(b, tid), self.transfer(a, tid)))
         self.assertIn(f"the disk holding {disk} is full", tb["error"])
         self.until(lambda: self.transfer(a, tid)["state"] == "paused", "the sender to pause")
         self.assertIn("paused by the receiver: the disk holding", self.transfer(a, tid)["error"])
