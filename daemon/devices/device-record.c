@@ -36,22 +36,27 @@ int device_trust_parse(const char *name, enum device_trust *ret)
 	return -EINVAL;
 }
 
-void device_add_addr(struct device *d, const char *addr)
+void addr_list_add(char (*list)[DEVICE_ADDR_MAX], size_t *n, size_t max, const char *addr)
 {
 	size_t len = strlen(addr);
-	if (len == 0 || len >= DEVICE_ADDR_MAX)
+	if (len == 0 || len >= DEVICE_ADDR_MAX || max == 0)
 		return;
 	size_t k = 0;
-	while (k < d->n_addrs && strcmp(d->addrs[k], addr) != 0)
+	while (k < *n && strcmp(list[k], addr) != 0)
 		k++;
-	if (k == d->n_addrs) {
+	if (k == *n) {
 		/* New: make room, dropping the oldest when full. */
-		if (d->n_addrs < DEVICE_MAX_ADDRS)
-			d->n_addrs++;
-		k = d->n_addrs - 1;
+		if (*n < max)
+			(*n)++;
+		k = *n - 1;
 	}
-	memmove(d->addrs[1], d->addrs[0], k * DEVICE_ADDR_MAX);
-	memcpy(d->addrs[0], addr, len + 1);
+	memmove(list[1], list[0], k * DEVICE_ADDR_MAX);
+	memcpy(list[0], addr, len + 1);
+}
+
+void device_add_addr(struct device *d, const char *addr)
+{
+	addr_list_add(d->addrs, &d->n_addrs, DEVICE_MAX_ADDRS, addr);
 }
 
 void device_wipe(struct device *d)
@@ -61,7 +66,7 @@ void device_wipe(struct device *d)
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static json_t *hex_json(const uint8_t *p, size_t len)
+json_t *secret_hex_json(const uint8_t *p, size_t len)
 {
 	char text[2 * PAIRING_HASH_LEN + 1];
 	hex_encode(p, len, text);
@@ -70,12 +75,13 @@ static json_t *hex_json(const uint8_t *p, size_t len)
 	return v;
 }
 
-static json_t *keys_json(const struct pairing_session_keys *k)
+json_t *session_keys_json(const struct pairing_session_keys *k)
 {
-	return json_pack("{s:o, s:o, s:o, s:o}", "send", hex_json(k->send_key, sizeof(k->send_key)),
-	                 "receive", hex_json(k->receive_key, sizeof(k->receive_key)), "send_mac",
-	                 hex_json(k->send_mac_key, sizeof(k->send_mac_key)), "receive_mac",
-	                 hex_json(k->receive_mac_key, sizeof(k->receive_mac_key)));
+	return json_pack("{s:o, s:o, s:o, s:o}", "send",
+	                 secret_hex_json(k->send_key, sizeof(k->send_key)), "receive",
+	                 secret_hex_json(k->receive_key, sizeof(k->receive_key)), "send_mac",
+	                 secret_hex_json(k->send_mac_key, sizeof(k->send_mac_key)), "receive_mac",
+	                 secret_hex_json(k->receive_mac_key, sizeof(k->receive_mac_key)));
 }
 
 /* jansson keeps the hex of the keys in its own heap strings: overwrite them
@@ -109,8 +115,8 @@ int device_record_encode(const struct device *d, struct buf *out)
 	                      "protocol_version", (json_int_t)d->info.protocol_version, "trust",
 	                      device_trust_name(d->trust), "paired_at", (json_int_t)d->paired_at,
 	                      "last_seen", (json_int_t)d->last_seen, "addresses", addrs,
-	                      "pairing_id", hex_json(d->pairing_id, sizeof(d->pairing_id)), "keys",
-	                      keys_json(&d->keys));
+	                      "pairing_id", secret_hex_json(d->pairing_id, sizeof(d->pairing_id)),
+	                      "keys", session_keys_json(&d->keys));
 	if (!o)
 		return -ENOMEM;
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "errmsg.h"
 #include "pairing-msg.h"
@@ -67,6 +69,16 @@ int device_trust_parse(const char *name, enum device_trust *ret);
  * moves to the front; at DEVICE_MAX_ADDRS the oldest goes. Text over
  * DEVICE_ADDR_MAX is ignored. */
 void device_add_addr(struct device *d, const char *addr);
+/* The same most-recent-first rule on any list of n of at most max entries
+ * (persist keeps the addresses that worked this way). */
+void addr_list_add(char (*list)[DEVICE_ADDR_MAX], size_t *n, size_t max, const char *addr);
+
+/* JSON of secrets for the stored records (device and connection records):
+ * lower-case hex with the stack copy wiped, and the four session keys as
+ * {"send","receive","send_mac","receive_mac"}. NULL on allocation failure
+ * (json_pack then fails too). */
+json_t *secret_hex_json(const uint8_t *p, size_t len);
+json_t *session_keys_json(const struct pairing_session_keys *k);
 
 /* Encode (out holds secrets: use a _cleanup_secret_buf_). -EINVAL if d
  * breaks a rule the decoder checks; -ENOMEM. */

@@ -36,19 +36,7 @@ const struct pairing_session_keys *precord_keys(const struct precord *r, uint64_
 
 void precord_add_worked(struct precord *r, const char *addr)
 {
-	size_t len = strlen(addr);
-	if (len == 0 || len >= DEVICE_ADDR_MAX)
-		return;
-	size_t k = 0;
-	while (k < r->n_worked && strcmp(r->worked[k], addr) != 0)
-		k++;
-	if (k == r->n_worked) {
-		if (r->n_worked < PERSIST_WORKED_MAX)
-			r->n_worked++;
-		k = r->n_worked - 1;
-	}
-	memmove(r->worked[1], r->worked[0], k * DEVICE_ADDR_MAX);
-	memcpy(r->worked[0], addr, len + 1);
+	addr_list_add(r->worked, &r->n_worked, PERSIST_WORKED_MAX, addr);
 }
 
 void precord_wipe(struct precord *r)
@@ -57,22 +45,6 @@ void precord_wipe(struct precord *r)
 }
 
 /* ---- encoding ----------------------------------------------------------- */
-
-static json_t *hex_json(const uint8_t *p, size_t len)
-{
-	char text[2 * PAIRING_HASH_LEN + 1];
-	hex_encode(p, len, text);
-	json_t *v = json_string(text);
-	crypto_wipe(text, sizeof(text));
-	return v;
-}
-
-static json_t *keys_json(const struct pairing_session_keys *k)
-{
-	return json_pack("{s:o, s:o, s:o, s:o}", "send", hex_json(k->send_key, 32), "receive",
-	                 hex_json(k->receive_key, 32), "send_mac", hex_json(k->send_mac_key, 32),
-	                 "receive_mac", hex_json(k->receive_mac_key, 32));
-}
 
 static void wipe_strings(json_t *o)
 {
@@ -100,15 +72,16 @@ int precord_encode(const struct precord *r, struct buf *out)
 	json_t *worked = json_array();
 	for (size_t i = 0; worked && i < r->n_worked; i++)
 		json_array_append_new(worked, json_string(r->worked[i]));
-	json_t *o = json_pack("{s:i, s:o, s:I, s:I, s:o, s:o, s:o}", "version", RECORD_VERSION,
-	                      "pairing_id", hex_json(r->pairing_id, sizeof(r->pairing_id)), "epoch",
-	                      (json_int_t)r->keys.epoch, "rotated_at",
-	                      (json_int_t)r->keys.rotated_at, "keys", keys_json(&r->keys.cur),
-	                      "counters", counters_json(&r->n), "worked", worked);
+	json_t *o =
+	        json_pack("{s:i, s:o, s:I, s:I, s:o, s:o, s:o}", "version", RECORD_VERSION,
+	                  "pairing_id", secret_hex_json(r->pairing_id, sizeof(r->pairing_id)),
+	                  "epoch", (json_int_t)r->keys.epoch, "rotated_at",
+	                  (json_int_t)r->keys.rotated_at, "keys", session_keys_json(&r->keys.cur),
+	                  "counters", counters_json(&r->n), "worked", worked);
 	if (o && r->keys.has_prev)
 		json_object_set_new(o, "previous",
 		                    json_pack("{s:I, s:o}", "epoch", (json_int_t)r->keys.prev_epoch,
-		                              "keys", keys_json(&r->keys.prev)));
+		                              "keys", session_keys_json(&r->keys.prev)));
 	if (!o)
 		return -ENOMEM;
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
