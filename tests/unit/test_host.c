@@ -4,6 +4,8 @@
  * manager. Waiting is event-driven: the loop runs until a condition holds or
  * a deadline timer fires; nothing sleeps. */
 #include "testutil.h"
+#include "nettest.h"
+#include "nettest-raw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,39 +27,8 @@
 #define HOLD "/test/hold/1.0.0"
 #define HALF "/test/half/1.0.0"
 #define CAPPED "/test/capped/1.0.0"
-#define DEADLINE_MS 30000
 
-static struct event_base *base;
 static struct host *ha, *hb;
-
-/* ---- running the loop ---- */
-
-static bool expired;
-
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	expired = true;
-}
-
-typedef bool (*cond_fn)(void *arg);
-
-/* Run the loop until cond holds or ms pass; returns cond's final value. */
-static bool run_until_ms(cond_fn cond, void *arg, uint32_t ms)
-{
-	struct event *t = evtimer_new(base, deadline_cb, NULL);
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	expired = false;
-	evtimer_add(t, &tv);
-	while (!cond(arg) && !expired)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
-	return cond(arg);
-}
-
-static bool run_until(cond_fn cond, void *arg)
-{
-	return run_until_ms(cond, arg, DEADLINE_MS);
-}
 
 /* ---- server-side handlers ---- */
 
@@ -210,7 +181,7 @@ static struct host *node_new(const struct host_limits *lim)
 		cfg.limits = *lim;
 	struct host *h;
 	struct errmsg err;
-	if (host_new(base, &cfg, &h, &err) < 0)
+	if (host_new(nt_base, &cfg, &h, &err) < 0)
 		fail_msg("host_new: %s", err.text);
 	multiaddr_free(&ma);
 	privkey_wipe(&key);
@@ -227,17 +198,6 @@ static struct multiaddr addr_of(struct host *h, bool with_p2p)
 	if (with_p2p)
 		assert_int_equal(multiaddr_append_p2p(&ma, host_peer_id(h)), 0);
 	return ma;
-}
-
-static uint16_t port_of(struct host *h)
-{
-	const struct multiaddr *v;
-	host_listen_addrs(h, &v);
-	int family;
-	const uint8_t *addr;
-	uint16_t port;
-	assert_int_equal(multiaddr_as_tcp(&v[0], &family, &addr, &port), 0);
-	return port;
 }
 
 struct dial_result {
@@ -268,7 +228,7 @@ static void dial_addr(struct host *from, const struct multiaddr *ma, uint32_t ti
 	memset(r, 0, sizeof(*r));
 	assert_int_equal(host_dial(from, ma, timeout, dial_cb, r), 0);
 	assert_false(r->done); /* never synchronous */
-	assert_true(run_until(dial_done, r));
+	assert_true(nt_run_until(dial_done, r));
 }
 
 static struct conn *dial_ok(struct host *from, struct host *to, bool p2p)
@@ -291,13 +251,6 @@ static bool b_sees_a(void *arg)
 {
 	struct both *x = arg;
 	return host_find_conn(x->b, host_peer_id(x->a)) != NULL;
-}
-
-static struct host_stats stats(struct host *h)
-{
-	struct host_stats st;
-	host_get_stats(h, &st);
-	return st;
 }
 
 /* ---- client streams ---- */
@@ -423,7 +376,7 @@ static bool xfer_got_bytes(void *arg)
 
 static void wait_opened(struct xfer *x)
 {
-	assert_true(run_until(xfer_settled, x));
+	assert_true(nt_run_until(xfer_settled, x));
 	assert_true(x->opened);
 }
 
@@ -450,8 +403,8 @@ static bool all_finished(void *arg)
 
 static int setup(void **state)
 {
-	base = event_base_new();
-	assert_non_null(base);
+	nt_base = event_base_new();
+	assert_non_null(nt_base);
 	handlers_open = handlers_closed = 0;
 	handler_last_err = 1;
 	ha = hb = NULL;
@@ -464,7 +417,7 @@ static int teardown(void **state)
 	host_free(hb);
 	ha = hb = NULL;
 	assert_int_equal(handlers_open, handlers_closed);
-	event_base_free(base);
+	event_base_free(nt_base);
 	return 0;
 }
 
@@ -477,7 +430,7 @@ static void test_dial_without_p2p(void **state)
 	struct conn *c = dial_ok(ha, hb, false);
 	assert_true(peerid_equal(conn_peer(c), host_peer_id(hb)));
 	struct both x = {ha, hb};
-	assert_true(run_until(b_sees_a, &x));
+	assert_true(nt_run_until(b_sees_a, &x));
 	struct conn_info info;
 	conn_get_info(c, &info);
 	assert_int_equal(info.direction, CONN_OUTBOUND);
@@ -490,12 +443,12 @@ static void test_dial_without_p2p(void **state)
 	conn_get_info(host_find_conn(hb, host_peer_id(ha)), &info);
 	assert_int_equal(info.direction, CONN_INBOUND);
 	assert_string_equal(info.local_addr, want);
-	assert_int_equal(stats(ha).conns, 1);
-	assert_int_equal(stats(ha).handshaking, 0);
-	assert_int_equal(stats(hb).conns, 1);
-	assert_int_equal(stats(hb).inbound_accepted, 1);
-	assert_int_equal(stats(ha).dials, 1);
-	assert_int_equal(stats(ha).dial_failures, 0);
+	assert_int_equal(nt_stats(ha).conns, 1);
+	assert_int_equal(nt_stats(ha).handshaking, 0);
+	assert_int_equal(nt_stats(hb).conns, 1);
+	assert_int_equal(nt_stats(hb).inbound_accepted, 1);
+	assert_int_equal(nt_stats(ha).dials, 1);
+	assert_int_equal(nt_stats(ha).dial_failures, 0);
 }
 
 static void test_dial_with_p2p_reuses(void **state)
@@ -507,8 +460,8 @@ static void test_dial_with_p2p_reuses(void **state)
 	/* A second dial to the same peer reuses the connection. */
 	assert_ptr_equal(dial_ok(ha, hb, true), c);
 	assert_ptr_equal(host_find_conn(ha, host_peer_id(hb)), c);
-	assert_int_equal(stats(ha).conns, 1);
-	assert_int_equal(stats(ha).dials, 2);
+	assert_int_equal(nt_stats(ha).conns, 1);
+	assert_int_equal(nt_stats(ha).dials, 2);
 }
 
 static void test_wrong_peer_id_refused(void **state)
@@ -531,9 +484,9 @@ static void test_wrong_peer_id_refused(void **state)
 	if (!strstr(r.msg, b_id) || !strstr(r.msg, c_id) || !strstr(r.msg, "dial /ip4/127.0.0.1"))
 		fail_msg("unclear message: %s", r.msg);
 	assert_null(host_find_conn(ha, host_peer_id(hb)));
-	assert_int_equal(stats(ha).handshake_failures, 1);
-	assert_int_equal(stats(ha).dial_failures, 1);
-	assert_int_equal(stats(ha).conns, 0);
+	assert_int_equal(nt_stats(ha).handshake_failures, 1);
+	assert_int_equal(nt_stats(ha).dial_failures, 1);
+	assert_int_equal(nt_stats(ha).conns, 0);
 	host_free(hc);
 }
 
@@ -566,7 +519,7 @@ static void test_echo_stream(void **state)
 	struct xfer x;
 	xfer_open(ha, c, ECHO, &x, 5000, 7);
 	assert_false(x.opened); /* the callback is deferred */
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_true(x.opened);
 	assert_int_equal(x.recvd, 5000);
 	assert_false(x.mismatch);
@@ -582,13 +535,13 @@ static void test_unknown_protocol(void **state)
 	struct conn *c = dial_ok(ha, hb, true);
 	struct xfer x;
 	xfer_open(ha, c, "/test/nobody-speaks-this/1.0.0", &x, 10, 1);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_true(x.open_failed);
 	assert_int_equal(x.open_err, -ENOPROTOOPT);
 	assert_int_equal(handlers_open, 0);
 	/* The connection is still fine. */
 	xfer_open(ha, c, ECHO, &x, 10, 1);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_int_equal(x.recvd, 10);
 	assert_int_equal(host_open_stream(ha, c, "", xfer_opened, &x), -EINVAL);
 }
@@ -606,7 +559,7 @@ static void test_concurrent_streams(void **state)
 	for (size_t i = 0; i < N_CONCURRENT; i++)
 		xfer_open(ha, c, ECHO, &v[i], MIB, (uint32_t)i + 1);
 	struct xfers xs = {v, N_CONCURRENT};
-	assert_true(run_until(all_finished, &xs));
+	assert_true(nt_run_until(all_finished, &xs));
 	for (size_t i = 0; i < N_CONCURRENT; i++) {
 		assert_true(v[i].opened);
 		assert_int_equal(v[i].sent, MIB);
@@ -616,7 +569,7 @@ static void test_concurrent_streams(void **state)
 	}
 	assert_int_equal(handlers_open, N_CONCURRENT);
 	assert_int_equal(handlers_closed, N_CONCURRENT);
-	assert_int_equal(stats(ha).streams, 0);
+	assert_int_equal(nt_stats(ha).streams, 0);
 	free(v);
 }
 
@@ -636,7 +589,7 @@ static void test_half_close(void **state)
 	/* Our direction is closed; the peer's is still open. */
 	assert_int_equal(stream_write(x.s, "more", 4), -EPIPE);
 	assert_int_equal(stream_close_write(x.s), -EPIPE);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_true(x.eof);
 	assert_int_equal(x.close_err, 0);
 	assert_int_equal(x.got.len, 9);
@@ -661,33 +614,22 @@ static void test_reset(void **state)
 	wait_opened(&x);
 	assert_int_equal(stream_write(x.s, "data", 4), 4);
 	int one = 1;
-	assert_true(run_until(handlers_reached, &one));
+	assert_true(nt_run_until(handlers_reached, &one));
 	stream_reset(x.s);
 	assert_false(x.closed); /* deferred, never inside the call */
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_int_equal(x.close_err, -ECANCELED);
-	assert_true(run_until(handler_closed_once, NULL));
+	assert_true(nt_run_until(handler_closed_once, NULL));
 	assert_int_equal(handler_last_err, -ECONNRESET);
 	/* The peer resets: we get -ECONNRESET. */
 	xfer_open(ha, c, HOLD, &x, 0, 0);
 	wait_opened(&x);
 	assert_int_equal(stream_write(x.s, "R", 1), 1);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_int_equal(x.close_err, -ECONNRESET);
 }
 
 /* ---- limits ---- */
-
-static int raw_connect(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	                         .sin_port = htons(port),
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
 
 struct stat_wait {
 	struct host *h;
@@ -697,7 +639,7 @@ struct stat_wait {
 static bool stats_reached(void *arg)
 {
 	struct stat_wait *w = arg;
-	struct host_stats st = stats(w->h);
+	struct host_stats st = nt_stats(w->h);
 	return st.inbound_accepted >= w->inbound_accepted &&
 	       st.refused_handshake >= w->refused_handshake &&
 	       st.refused_limit >= w->refused_limit &&
@@ -707,11 +649,11 @@ static bool stats_reached(void *arg)
 static void test_limit_max_handshaking(void **state)
 {
 	hb = node_new(&(struct host_limits){.max_handshaking = 1});
-	int s1 = raw_connect(port_of(hb));
-	int s2 = raw_connect(port_of(hb));
+	int s1 = nt_raw_connect(nt_port_of(hb));
+	int s2 = nt_raw_connect(nt_port_of(hb));
 	struct stat_wait w = {.h = hb, .inbound_accepted = 1, .refused_handshake = 1};
-	assert_true(run_until(stats_reached, &w));
-	struct host_stats st = stats(hb);
+	assert_true(nt_run_until(stats_reached, &w));
+	struct host_stats st = nt_stats(hb);
 	assert_int_equal(st.inbound_accepted, 1);
 	assert_int_equal(st.refused_handshake, 1);
 	assert_int_equal(st.handshaking, 1);
@@ -734,7 +676,7 @@ static void test_limit_max_handshaking(void **state)
 	assert_false(r1.done);
 	assert_int_equal(r2.err, -EBUSY);
 	assert_non_null(strstr(r2.msg, "max_handshaking"));
-	assert_int_equal(stats(ha).refused_handshake, 1);
+	assert_int_equal(nt_stats(ha).refused_handshake, 1);
 	multiaddr_free(&ma);
 	host_free(ha); /* r1 is cancelled */
 	ha = NULL;
@@ -749,9 +691,9 @@ static void test_limit_per_ip(void **state)
 {
 	hb = node_new(&(struct host_limits){.max_conns_per_ip = 1});
 	ha = node_new(NULL);
-	int s1 = raw_connect(port_of(hb));
+	int s1 = nt_raw_connect(nt_port_of(hb));
 	struct stat_wait w = {.h = hb, .inbound_accepted = 1};
-	assert_true(run_until(stats_reached, &w));
+	assert_true(nt_run_until(stats_reached, &w));
 	/* A real peer from the same IP is now refused. */
 	struct multiaddr ma = addr_of(hb, true);
 	struct dial_result r;
@@ -759,8 +701,8 @@ static void test_limit_per_ip(void **state)
 	multiaddr_free(&ma);
 	assert_true(r.err < 0);
 	assert_null(r.c);
-	assert_int_equal(stats(hb).refused_limit, 1);
-	assert_int_equal(stats(hb).inbound_accepted, 1);
+	assert_int_equal(nt_stats(hb).refused_limit, 1);
+	assert_int_equal(nt_stats(hb).inbound_accepted, 1);
 	close(s1);
 }
 
@@ -774,19 +716,19 @@ static void test_limit_streams_per_conn(void **state)
 		xfer_open(ha, c, HOLD, &x[i], 0, 0);
 	/* Our own cap: the fourth is refused at once. */
 	assert_int_equal(host_open_stream(ha, c, HOLD, xfer_opened, &x[3]), -EMFILE);
-	assert_int_equal(stats(ha).refused_limit, 1);
+	assert_int_equal(nt_stats(ha).refused_limit, 1);
 	/* The peer's cap: one of the three is reset before negotiation ends. */
 	struct stat_wait w = {.h = hb, .refused_limit = 1};
-	assert_true(run_until(stats_reached, &w));
+	assert_true(nt_run_until(stats_reached, &w));
 	int opened = 0, failed = 0;
 	for (int i = 0; i < 3; i++) {
-		assert_true(run_until(xfer_settled, &x[i]));
+		assert_true(nt_run_until(xfer_settled, &x[i]));
 		opened += x[i].opened;
 		failed += x[i].open_failed;
 	}
 	assert_int_equal(opened, 2);
 	assert_int_equal(failed, 1);
-	assert_int_equal(stats(hb).refused_limit, 1);
+	assert_int_equal(nt_stats(hb).refused_limit, 1);
 	assert_int_equal(handlers_open, 2);
 }
 
@@ -809,18 +751,18 @@ static void test_handshake_timeout_outbound(void **state)
 	multiaddr_free(&ma);
 	assert_int_equal(r.err, -ETIMEDOUT);
 	assert_non_null(strstr(r.msg, "timed out"));
-	assert_int_equal(stats(ha).handshake_timeouts, 1);
-	assert_int_equal(stats(ha).handshaking, 0);
+	assert_int_equal(nt_stats(ha).handshake_timeouts, 1);
+	assert_int_equal(nt_stats(ha).handshaking, 0);
 	close(l);
 }
 
 static void test_handshake_timeout_inbound(void **state)
 {
 	hb = node_new(&(struct host_limits){.handshake_timeout_ms = 300});
-	int s = raw_connect(port_of(hb));
+	int s = nt_raw_connect(nt_port_of(hb));
 	struct stat_wait w = {.h = hb, .handshake_timeouts = 1};
-	assert_true(run_until(stats_reached, &w));
-	assert_int_equal(stats(hb).handshaking, 0);
+	assert_true(nt_run_until(stats_reached, &w));
+	assert_int_equal(nt_stats(hb).handshaking, 0);
 	/* B closed the socket: EOF, and (a listener speaking only after the
 	 * dialer, as js does) it never sent a byte. */
 	char tmp[256];
@@ -836,7 +778,7 @@ static void test_handshake_timeout_inbound(void **state)
 static bool one_conn_each(void *arg)
 {
 	struct both *x = arg;
-	struct host_stats a = stats(x->a), b = stats(x->b);
+	struct host_stats a = nt_stats(x->a), b = nt_stats(x->b);
 	return a.conns == 1 && b.conns == 1 && a.handshaking == 0 && b.handshaking == 0 &&
 	       host_socket_count(x->a) == 1 && host_socket_count(x->b) == 1;
 }
@@ -853,12 +795,12 @@ static void test_simultaneous_dial(void **state)
 	assert_int_equal(host_dial(hb, &to_a, 0, dial_cb, &rb), 0);
 	multiaddr_free(&to_b);
 	multiaddr_free(&to_a);
-	assert_true(run_until(dial_done, &ra));
-	assert_true(run_until(dial_done, &rb));
+	assert_true(nt_run_until(dial_done, &ra));
+	assert_true(nt_run_until(dial_done, &rb));
 	assert_int_equal(ra.err, 0);
 	assert_int_equal(rb.err, 0);
 	struct both x = {ha, hb};
-	assert_true(run_until(one_conn_each, &x));
+	assert_true(nt_run_until(one_conn_each, &x));
 	/* Both ends kept the same TCP connection... */
 	struct conn_info ia, ib;
 	conn_get_info(host_find_conn(ha, host_peer_id(hb)), &ia);
@@ -872,12 +814,12 @@ static void test_simultaneous_dial(void **state)
 	bool a_first = cmp < 0 || (cmp == 0 && a->len < b->len);
 	assert_int_equal(ia.direction, a_first ? CONN_OUTBOUND : CONN_INBOUND);
 	/* Both sides actually had two: the loser was closed. */
-	assert_int_equal(stats(ha).dials, 1);
-	assert_int_equal(stats(ha).inbound_accepted, 1);
+	assert_int_equal(nt_stats(ha).dials, 1);
+	assert_int_equal(nt_stats(ha).inbound_accepted, 1);
 	/* And it works. */
 	struct xfer xf;
 	xfer_open(ha, host_find_conn(ha, b), ECHO, &xf, 1000, 3);
-	assert_true(run_until(xfer_finished, &xf));
+	assert_true(nt_run_until(xfer_finished, &xf));
 	assert_int_equal(xf.recvd, 1000);
 }
 
@@ -922,8 +864,8 @@ static void test_idle_timeout_and_observers(void **state)
 	/* A stream keeps the connection; after it, the idle timer closes it. */
 	struct xfer x;
 	xfer_open(ha, c, ECHO, &x, 100, 1);
-	assert_true(run_until(xfer_finished, &x));
-	assert_true(run_until(obs_down_both, o));
+	assert_true(nt_run_until(xfer_finished, &x));
+	assert_true(nt_run_until(obs_down_both, o));
 	assert_int_equal(o[0].up, 1);
 	assert_int_equal(o[1].up, 1);
 	/* An orderly close on both ends (GoAway first). */
@@ -932,7 +874,7 @@ static void test_idle_timeout_and_observers(void **state)
 	assert_true(peerid_equal(&o[0].last.peer, host_peer_id(hb)));
 	assert_int_equal(o[0].last.direction, CONN_OUTBOUND);
 	assert_null(host_find_conn(ha, host_peer_id(hb)));
-	assert_int_equal(stats(ha).conns, 0);
+	assert_int_equal(nt_stats(ha).conns, 0);
 	host_remove_observer(ha, &oa);
 	host_remove_observer(hb, &ob);
 }
@@ -946,11 +888,11 @@ static void test_disconnect(void **state)
 	xfer_open(ha, c, HOLD, &x, 0, 0);
 	wait_opened(&x);
 	int one = 1;
-	assert_true(run_until(handlers_reached, &one));
+	assert_true(nt_run_until(handlers_reached, &one));
 	assert_int_equal(host_disconnect(ha, host_peer_id(hb)), 0);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_int_equal(x.close_err, -ECONNABORTED);
-	assert_true(run_until(handler_closed_once, NULL));
+	assert_true(nt_run_until(handler_closed_once, NULL));
 	assert_int_equal(host_disconnect(ha, host_peer_id(hb)), -ENOTCONN);
 }
 
@@ -964,7 +906,7 @@ static void test_free_with_active_streams(void **state)
 	struct xfer v[8];
 	for (size_t i = 0; i < 8; i++)
 		xfer_open(ha, c, ECHO, &v[i], 4 * MIB, (uint32_t)i);
-	assert_true(run_until(xfer_got_bytes, &v[0]));
+	assert_true(nt_run_until(xfer_got_bytes, &v[0]));
 	host_free(ha);
 	ha = NULL;
 	for (size_t i = 0; i < 8; i++) {
@@ -998,22 +940,22 @@ static void test_limit_inbound_per_protocol(void **state)
 		wait_opened(&x[i]);
 	}
 	int two = 2;
-	assert_true(run_until(handlers_reached, &two));
+	assert_true(nt_run_until(handlers_reached, &two));
 	xfer_open(ha, c, CAPPED, &x[2], 0, 0);
-	assert_true(run_until(xfer_finished, &x[2]));
+	assert_true(nt_run_until(xfer_finished, &x[2]));
 	assert_true(x[2].open_failed ? x[2].open_err == -ECONNRESET
 	                             : x[2].close_err == -ECONNRESET);
-	assert_int_equal(stats(hb).refused_limit, 1);
+	assert_int_equal(nt_stats(hb).refused_limit, 1);
 	assert_int_equal(handlers_open, 2);
 	/* A slot frees when a stream ends. */
 	stream_reset(x[0].s);
 	int one = 1;
-	assert_true(run_until(handlers_closed_reached, &one));
+	assert_true(nt_run_until(handlers_closed_reached, &one));
 	xfer_open(ha, c, CAPPED, &x[2], 0, 0);
 	wait_opened(&x[2]);
 	int three = 3;
-	assert_true(run_until(handlers_reached, &three));
-	assert_int_equal(stats(hb).refused_limit, 1);
+	assert_true(nt_run_until(handlers_reached, &three));
+	assert_int_equal(nt_stats(hb).refused_limit, 1);
 }
 
 /* ---- a peer driven by hand: the proto/ machines over a raw socket ---- */
@@ -1094,7 +1036,7 @@ static bool raw_eof(void *arg)
 static void raw_select_noise(struct raw *r, struct host *h)
 {
 	memset(r, 0, sizeof(*r));
-	r->fd = raw_connect(port_of(h));
+	r->fd = nt_raw_connect(nt_port_of(h));
 	const char *ids[] = {NOISE_PROTOCOL_ID};
 	assert_int_equal(mss_initiator_new(ids, 1, false, &r->mss), 0);
 	const uint8_t *p;
@@ -1102,7 +1044,7 @@ static void raw_select_noise(struct raw *r, struct host *h)
 	mss_pending_output(r->mss, &p, &len);
 	raw_send(r, p, len);
 	mss_output_consumed(r->mss, len);
-	assert_true(run_until(raw_mss_step, r));
+	assert_true(nt_run_until(raw_mss_step, r));
 	assert_int_equal(mss_state(r->mss), MSS_DONE);
 	mss_leftover(r->mss, &p, &len);
 	buf_append(&r->in, p, len);
@@ -1123,7 +1065,7 @@ static void raw_upgrade(struct raw *r, struct host *h)
 {
 	raw_select_noise(r, h);
 	r->send_noise_output = true;
-	assert_true(run_until(raw_noise_step, r));
+	assert_true(nt_run_until(raw_noise_step, r));
 	assert_int_equal(noise_state(r->noise), NOISE_DONE);
 	assert_string_equal(noise_muxer(r->noise), YAMUX_PROTOCOL_ID);
 }
@@ -1140,7 +1082,7 @@ static void raw_free(struct raw *r)
 static bool conns_reached(void *arg)
 {
 	struct stat_wait *w = arg;
-	return stats(w->h).conns >= w->inbound_accepted;
+	return nt_stats(w->h).conns >= w->inbound_accepted;
 }
 
 /* After abuse, the host still serves a well-behaved peer. */
@@ -1150,7 +1092,7 @@ static void still_serves(struct host *victim)
 	struct conn *c = dial_ok(ha, victim, true);
 	struct xfer x;
 	xfer_open(ha, c, ECHO, &x, 1000, 9);
-	assert_true(run_until(xfer_finished, &x));
+	assert_true(nt_run_until(xfer_finished, &x));
 	assert_int_equal(x.recvd, 1000);
 	assert_false(x.mismatch);
 }
@@ -1160,15 +1102,15 @@ static void test_garbage_before_handshake(void **state)
 	hb = node_new(NULL);
 	struct raw r;
 	memset(&r, 0, sizeof(r));
-	r.fd = raw_connect(port_of(hb));
+	r.fd = nt_raw_connect(nt_port_of(hb));
 	/* What a TLS client would send first: a ClientHello record. */
 	uint8_t hello[64] = {0x16, 0x03, 0x01, 0x00, 0x3b, 0x01};
 	for (size_t i = 6; i < sizeof(hello); i++)
 		hello[i] = (uint8_t)(i * 7);
 	raw_send(&r, hello, sizeof(hello));
-	assert_true(run_until(raw_eof, &r));
-	assert_int_equal(stats(hb).handshake_failures, 1);
-	assert_int_equal(stats(hb).handshaking, 0);
+	assert_true(nt_run_until(raw_eof, &r));
+	assert_int_equal(nt_stats(hb).handshake_failures, 1);
+	assert_int_equal(nt_stats(hb).handshaking, 0);
 	raw_free(&r);
 	still_serves(hb);
 }
@@ -1179,7 +1121,7 @@ static void test_garbage_during_handshake(void **state)
 	struct raw r;
 	raw_select_noise(&r, hb);
 	/* Read message 2 but answer with a forged message 3 of the right size. */
-	assert_true(run_until(raw_noise_step, &r));
+	assert_true(nt_run_until(raw_noise_step, &r));
 	const uint8_t *p;
 	size_t len;
 	noise_pending_output(r.noise, &p, &len);
@@ -1190,9 +1132,9 @@ static void test_garbage_during_handshake(void **state)
 		forged[i] ^= 0x5a;
 	raw_send(&r, forged, len);
 	free(forged);
-	assert_true(run_until(raw_eof, &r));
-	assert_int_equal(stats(hb).handshake_failures, 1);
-	assert_int_equal(stats(hb).conns, 0);
+	assert_true(nt_run_until(raw_eof, &r));
+	assert_int_equal(nt_stats(hb).handshake_failures, 1);
+	assert_int_equal(nt_stats(hb).conns, 0);
 	raw_free(&r);
 	still_serves(hb);
 }
@@ -1207,16 +1149,16 @@ static void test_garbage_after_handshake(void **state)
 	struct raw r;
 	raw_upgrade(&r, hb);
 	struct stat_wait w = {.h = hb, .inbound_accepted = 1};
-	assert_true(run_until(conns_reached, &w));
+	assert_true(nt_run_until(conns_reached, &w));
 	/* A frame that does not authenticate. */
 	uint8_t junk[50] = {0x00, 0x30};
 	for (size_t i = 2; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 37);
 	raw_send(&r, junk, sizeof(junk));
-	assert_true(run_until(raw_eof, &r));
+	assert_true(nt_run_until(raw_eof, &r));
 	assert_int_equal(o.down, 1);
 	assert_int_equal(o.last_err, -EBADMSG);
-	assert_int_equal(stats(hb).conns, 0);
+	assert_int_equal(nt_stats(hb).conns, 0);
 	raw_free(&r);
 	host_remove_observer(hb, &ob);
 	still_serves(hb);
@@ -1236,7 +1178,7 @@ static void test_yamux_violation(void **state)
 	assert_int_equal(noise_encrypt(r.noise, hdr, sizeof(hdr), &ct), 0);
 	raw_send(&r, ct.data, ct.len);
 	buf_free(&ct);
-	assert_true(run_until(raw_eof, &r));
+	assert_true(nt_run_until(raw_eof, &r));
 	/* What the host sent, decrypted, through our own session. */
 	struct buf pt = BUF_INIT;
 	assert_int_equal(noise_decrypt(r.noise, r.in.data, r.in.len, &pt), 0);
@@ -1251,7 +1193,7 @@ static void test_yamux_violation(void **state)
 	assert_true(goaway);
 	yamux_session_free(ys);
 	buf_free(&pt);
-	assert_int_equal(stats(hb).conns, 0);
+	assert_int_equal(nt_stats(hb).conns, 0);
 	raw_free(&r);
 	still_serves(hb);
 }
@@ -1266,7 +1208,7 @@ static void test_ping_deadline(void **state)
 	host_add_observer(hb, &ob);
 	struct raw r;
 	raw_upgrade(&r, hb);
-	assert_true(run_until(raw_eof, &r));
+	assert_true(nt_run_until(raw_eof, &r));
 	assert_int_equal(o.up, 1);
 	assert_int_equal(o.down, 1);
 	assert_int_equal(o.last_err, -ETIMEDOUT);
@@ -1290,7 +1232,7 @@ static void test_ping_deadline(void **state)
 static bool streams_at(void *arg)
 {
 	struct stat_wait *w = arg;
-	return stats(w->h).streams == w->inbound_accepted;
+	return nt_stats(w->h).streams == w->inbound_accepted;
 }
 
 struct rst_wait {
@@ -1335,14 +1277,14 @@ static void test_negotiation_timeout(void **state)
 	raw_send(&r, ct.data, ct.len);
 	buf_free(&ct);
 	struct stat_wait w = {.h = hb, .inbound_accepted = 1};
-	assert_true(run_until(streams_at, &w));
+	assert_true(nt_run_until(streams_at, &w));
 	w.inbound_accepted = 0;
-	assert_true(run_until(streams_at, &w));
+	assert_true(nt_run_until(streams_at, &w));
 	/* What comes back includes a RST for our stream. */
 	struct rst_wait rw = {&r, BUF_INIT, id};
-	assert_true(run_until(rst_seen, &rw));
+	assert_true(nt_run_until(rst_seen, &rw));
 	struct buf pt = rw.pt;
-	assert_int_equal(stats(hb).conns, 1);
+	assert_int_equal(nt_stats(hb).conns, 1);
 	buf_free(&pt);
 	yamux_session_free(ys);
 	raw_free(&r);
@@ -1388,7 +1330,7 @@ static void test_tcp_write_stall(void **state)
 {
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	struct tcp_set *set = tcp_set_new(base);
+	struct tcp_set *set = tcp_set_new(nt_base);
 	struct tcp_sock *s;
 	struct tcp_probe p = {0};
 	assert_int_equal(tcp_adopt(set, sv[0], &tp_ops, &p, &s), 0);
@@ -1396,7 +1338,7 @@ static void test_tcp_write_stall(void **state)
 	static uint8_t chunk[1 << 20];
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(tcp_sock_write(s, chunk, sizeof(chunk)), 0);
-	assert_true(run_until(tp_failed, &p));
+	assert_true(nt_run_until(tp_failed, &p));
 	assert_int_equal(p.last_err, -ETIMEDOUT);
 	assert_true(tcp_sock_tx_pending(s) > 0);
 	tcp_sock_close(s);
@@ -1431,30 +1373,30 @@ static void test_tcp_read_backpressure(void **state)
 {
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	struct tcp_set *set = tcp_set_new(base);
+	struct tcp_set *set = tcp_set_new(nt_base);
 	struct tcp_sock *s;
 	struct tcp_probe p = {0};
 	assert_int_equal(tcp_adopt(set, sv[0], &tp_ops, &p, &s), 0);
 	struct rx_wait w = {s, &p, sv[1], 0};
-	assert_true(run_until(rx_full, &w));
+	assert_true(nt_run_until(rx_full, &w));
 	const uint8_t *data;
 	size_t len;
 	tcp_sock_peek(s, &data, &len);
 	assert_int_equal(len, TCP_RX_MAX);
 	/* Nothing more is read while it is full, however long the loop runs. */
 	int readable = p.readable;
-	run_until_ms(tp_failed, &p, 100);
+	nt_run_until_ms(tp_failed, &p, 100);
 	tcp_sock_peek(s, &data, &len);
 	assert_int_equal(len, TCP_RX_MAX);
 	assert_int_equal(p.readable, readable);
 	/* Paused, consuming does not restart reading either. */
 	tcp_sock_pause(s);
 	tcp_sock_consume(s, len);
-	run_until_ms(tp_failed, &p, 100);
+	nt_run_until_ms(tp_failed, &p, 100);
 	tcp_sock_peek(s, &data, &len);
 	assert_int_equal(len, 0);
 	tcp_sock_resume(s);
-	assert_true(run_until(rx_full, &w));
+	assert_true(nt_run_until(rx_full, &w));
 	assert_int_equal(tcp_set_count(set), 1);
 	tcp_sock_close(s);
 	tcp_set_free(set);
@@ -1486,7 +1428,7 @@ static void test_listen_ipv4_and_ipv6(void **state)
 	assert_int_equal(multiaddr_parse("/ip6/::1/tcp/0", &la[1], NULL), 0);
 	struct host_config cfg = {.key = &key, .listen = la, .n_listen = 2};
 	struct errmsg err;
-	assert_int_equal(host_new(base, &cfg, &hb, &err), 0);
+	assert_int_equal(host_new(nt_base, &cfg, &hb, &err), 0);
 	assert_int_equal(protocols_register(host_protocols(hb), test_handlers, NULL), 0);
 	const struct multiaddr *got;
 	assert_int_equal(host_listen_addrs(hb, &got), 2);
@@ -1518,7 +1460,7 @@ static void test_listen_ipv4_and_ipv6(void **state)
 	assert_int_equal(multiaddr_parse(t4, &la[0], NULL), 0);
 	assert_int_equal(multiaddr_parse(t6, &la[1], NULL), 0);
 	struct host *hc = NULL;
-	int rc = host_new(base, &cfg, &hc, &err);
+	int rc = host_new(nt_base, &cfg, &hc, &err);
 	if (rc == -EADDRINUSE) {
 		/* Someone else holds that port: only the error text is checked. */
 		assert_non_null(strstr(err.text, "listen /ip"));
@@ -1532,7 +1474,7 @@ static void test_listen_ipv4_and_ipv6(void **state)
 	assert_int_equal(multiaddr_parse("/ip4/127.0.0.1/udp/0/quic-v1", &la[1], NULL), 0);
 	cfg.listen = &la[1];
 	cfg.n_listen = 1;
-	assert_int_equal(host_new(base, &cfg, &hc, &err), -EAFNOSUPPORT);
+	assert_int_equal(host_new(nt_base, &cfg, &hc, &err), -EAFNOSUPPORT);
 	assert_non_null(strstr(err.text, "quic-v1"));
 	multiaddr_free(&la[0]);
 	multiaddr_free(&la[1]);

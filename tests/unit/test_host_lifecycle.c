@@ -7,6 +7,7 @@
  * The lingering tests need a peer that runs while host_shutdown() blocks,
  * so that peer is a thread with a plain socket. */
 #include "nettest.h"
+#include "nettest-raw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,46 +42,6 @@ static int teardown(void **state)
 	ha = hb = NULL;
 	event_base_free(nt_base);
 	return 0;
-}
-
-static struct host_stats stats(struct host *h)
-{
-	struct host_stats st;
-	host_get_stats(h, &st);
-	return st;
-}
-
-static uint16_t port_of(struct host *h)
-{
-	const struct multiaddr *v;
-	assert_int_equal(host_listen_addrs(h, &v), 1);
-	int family;
-	const uint8_t *addr;
-	uint16_t port;
-	assert_int_equal(multiaddr_as_tcp(&v[0], &family, &addr, &port), 0);
-	return port;
-}
-
-static int raw_connect(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	                         .sin_port = htons(port),
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void send_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
 }
 
 /* ---- server handlers ---- */
@@ -149,7 +110,7 @@ static struct host *node(void)
 
 static bool balanced(void *arg)
 {
-	struct host_stats st = stats(arg);
+	struct host_stats st = nt_stats(arg);
 	return st.conns_opened == st.conns_closed && st.streams_opened == st.streams_closed;
 }
 
@@ -160,7 +121,7 @@ static bool both_balanced(void *arg)
 
 static bool streams_balanced(void *arg)
 {
-	struct host_stats sa = stats(ha), sb = stats(hb);
+	struct host_stats sa = nt_stats(ha), sb = nt_stats(hb);
 	return sa.streams_opened == sa.streams_closed && sb.streams_opened == sb.streams_closed;
 }
 
@@ -192,7 +153,7 @@ static void test_counts_balance_after_disconnect(void **state)
 	assert_true(na.open_failed);
 	assert_int_equal(na.open_err, -ENOPROTOOPT);
 	assert_true(nt_run_until(streams_balanced, NULL));
-	struct host_stats sa = stats(ha), sb = stats(hb);
+	struct host_stats sa = nt_stats(ha), sb = nt_stats(hb);
 	assert_int_equal(sa.conns_opened, 1);
 	assert_int_equal(sb.conns_opened, 1);
 	assert_int_equal(sa.conns_closed, 0);
@@ -202,8 +163,8 @@ static void test_counts_balance_after_disconnect(void **state)
 	assert_int_equal(sb.streams_closed, 4);
 	assert_int_equal(host_disconnect(ha, host_peer_id(hb)), 0);
 	assert_true(nt_run_until(both_balanced, NULL));
-	sa = stats(ha);
-	sb = stats(hb);
+	sa = nt_stats(ha);
+	sb = nt_stats(hb);
 	assert_int_equal(sa.conns_closed, 1);
 	assert_int_equal(sb.conns_closed, 1);
 	assert_int_equal(sa.conns, 0);
@@ -212,22 +173,22 @@ static void test_counts_balance_after_disconnect(void **state)
 
 static bool failed_and_balanced(void *arg)
 {
-	return stats(arg).handshake_failures > 0 && balanced(arg);
+	return nt_stats(arg).handshake_failures > 0 && balanced(arg);
 }
 
 static bool accepted(void *arg)
 {
-	return stats(arg).inbound_accepted > 0;
+	return nt_stats(arg).inbound_accepted > 0;
 }
 
 /* A connection that never finished its upgrade is counted too. */
 static void test_counts_failed_handshake(void **state)
 {
 	hb = node();
-	int fd = raw_connect(port_of(hb));
-	send_all(fd, "\x13garbage, not mss at all", 24);
+	int fd = nt_raw_connect(nt_port_of(hb));
+	nt_send_all(fd, "\x13garbage, not mss at all", 24);
 	assert_true(nt_run_until(failed_and_balanced, hb));
-	struct host_stats st = stats(hb);
+	struct host_stats st = nt_stats(hb);
 	assert_int_equal(st.conns_opened, 1);
 	assert_int_equal(st.conns_closed, 1);
 	assert_int_equal(st.handshake_failures, 1);
@@ -245,13 +206,13 @@ static void test_counts_balance_after_shutdown(void **state)
 		nt_stream_open(ha, c, HOLD, &x[i]);
 		assert_true(x[i].opened);
 	}
-	struct host_stats st = stats(ha);
+	struct host_stats st = nt_stats(ha);
 	assert_int_equal(st.streams_opened - st.streams_closed, 2);
 	assert_int_equal(st.conns_opened - st.conns_closed, 1);
 	host_shutdown(ha, 0);
 	assert_true(x[0].closed && x[1].closed);
 	assert_int_equal(x[0].close_err, -ECONNABORTED);
-	st = stats(ha);
+	st = nt_stats(ha);
 	assert_int_equal(st.conns_opened, st.conns_closed);
 	assert_int_equal(st.streams_opened, st.streams_closed);
 	assert_int_equal(st.streams_opened, 2);
@@ -290,11 +251,11 @@ static void raw_send_output(struct raw *r)
 	size_t len;
 	if (r->mss) {
 		mss_pending_output(r->mss, &p, &len);
-		send_all(r->fd, p, len);
+		nt_send_all(r->fd, p, len);
 		mss_output_consumed(r->mss, len);
 	}
 	noise_pending_output(r->noise, &p, &len);
-	send_all(r->fd, p, len);
+	nt_send_all(r->fd, p, len);
 	noise_output_consumed(r->noise, len);
 }
 
@@ -353,7 +314,7 @@ static void raw_upgrade(struct raw *r, struct host *h, struct obs *o)
 {
 	memset(r, 0, sizeof(*r));
 	assert_int_equal(privkey_generate(&r->key), 0);
-	r->fd = raw_connect(port_of(h));
+	r->fd = nt_raw_connect(nt_port_of(h));
 	const char *noise_id = NOISE_PROTOCOL_ID;
 	const char *yamux_id = YAMUX_PROTOCOL_ID;
 	assert_int_equal(mss_initiator_new(&noise_id, 1, true, &r->mss), 0);
@@ -387,7 +348,7 @@ static void send_yamux(struct raw *r, const struct yamux_header *h)
 	yamux_header_encode(h, hdr);
 	struct buf ct = BUF_INIT;
 	assert_int_equal(noise_encrypt(r->noise, hdr, sizeof(hdr), &ct), 0);
-	send_all(r->fd, ct.data, ct.len);
+	nt_send_all(r->fd, ct.data, ct.len);
 	buf_free(&ct);
 }
 
@@ -524,7 +485,7 @@ static void sender_start(struct sender *s)
 {
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(pipe(s->ready), 0);
-	s->fd = raw_connect(port_of(hb));
+	s->fd = nt_raw_connect(nt_port_of(hb));
 	assert_true(nt_run_until(accepted, hb));
 	/* hb's loop does not run again: what the thread sends stays unread. */
 	assert_int_equal(pthread_create(&s->thread, NULL, sender_run, s), 0);
@@ -573,7 +534,7 @@ static void test_shutdown_without_linger_resets(void **state)
 static void test_shutdown_linger_is_bounded(void **state)
 {
 	hb = node();
-	int fd = raw_connect(port_of(hb));
+	int fd = nt_raw_connect(nt_port_of(hb));
 	assert_true(nt_run_until(accepted, hb));
 	uint64_t t0 = mono_ms();
 	host_shutdown(hb, 300);

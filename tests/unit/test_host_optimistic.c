@@ -9,6 +9,7 @@
  * directions at once. One such tick is half a round trip; the TCP handshake
  * to the relay, which takes no tick here, is one more. */
 #include "nettest.h"
+#include "nettest-raw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,62 +53,6 @@ static int teardown(void **state)
 
 /* ---- raw sockets ---- */
 
-static int raw_listener(uint16_t *ret_port)
-{
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(l >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(l, 4), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
-	*ret_port = ntohs(sa.sin_port);
-	return l;
-}
-
-static int raw_connect(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	                         .sin_port = htons(port),
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void send_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Append what fd has now; false on EOF or error. */
-static bool pull(int fd, struct buf *in)
-{
-	uint8_t tmp[65536];
-	ssize_t n;
-	while ((n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT)) > 0)
-		assert_int_equal(buf_append(in, tmp, (size_t)n), 0);
-	return !(n == 0 || (n < 0 && errno != EAGAIN));
-}
-
-static uint16_t port_of(struct host *h)
-{
-	const struct multiaddr *v;
-	assert_int_equal(host_listen_addrs(h, &v), 1);
-	int family;
-	const uint8_t *addr;
-	uint16_t port;
-	assert_int_equal(multiaddr_as_tcp(&v[0], &family, &addr, &port), 0);
-	return port;
-}
-
 static struct multiaddr tcp_addr(uint16_t port, const struct peerid *p2p)
 {
 	char text[64];
@@ -133,7 +78,7 @@ static bool fake_got(void *arg)
 	if (f->fd < 0)
 		f->fd = accept4(f->l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (f->fd >= 0)
-		pull(f->fd, &f->in);
+		nt_pull(f->fd, &f->in);
 	return f->in.len >= f->want;
 }
 
@@ -143,7 +88,7 @@ static void test_dialer_first_flight(void **state)
 {
 	ha = nt_host_new("a/1");
 	uint16_t port;
-	struct fake f = {.l = raw_listener(&port), .fd = -1, .want = HDR_NOISE_LEN + MSG1_LEN};
+	struct fake f = {.l = nt_raw_listener(&port), .fd = -1, .want = HDR_NOISE_LEN + MSG1_LEN};
 	struct multiaddr ma = tcp_addr(port, NULL);
 	struct nt_dial d = {0};
 	assert_int_equal(host_dial(ha, &ma, 0, nt_dial_cb, &d), 0);
@@ -170,14 +115,14 @@ static void test_dialer_noise_refused(void **state)
 {
 	ha = nt_host_new("a/1");
 	uint16_t port;
-	struct fake f = {.l = raw_listener(&port), .fd = -1, .want = HDR_NOISE_LEN + MSG1_LEN};
+	struct fake f = {.l = nt_raw_listener(&port), .fd = -1, .want = HDR_NOISE_LEN + MSG1_LEN};
 	struct multiaddr ma = tcp_addr(port, NULL);
 	struct nt_dial d = {0};
 	assert_int_equal(host_dial(ha, &ma, 0, nt_dial_cb, &d), 0);
 	multiaddr_free(&ma);
 	assert_true(nt_run_until(fake_got, &f));
 	struct buf na = th_hex("132f6d756c746973747265616d2f312e302e300a036e610a");
-	send_all(f.fd, na.data, na.len);
+	nt_send_all(f.fd, na.data, na.len);
 	buf_free(&na);
 	assert_true(nt_run_until(nt_flag, &d.done));
 	assert_int_equal(d.err, -ENOPROTOOPT);
@@ -205,7 +150,7 @@ struct raw_dialer {
 static bool raw_dialer_step(void *arg)
 {
 	struct raw_dialer *r = arg;
-	if (!pull(r->fd, &r->in))
+	if (!nt_pull(r->fd, &r->in))
 		r->failed = true;
 	if (mss_state(r->mss) == MSS_NEGOTIATING && r->in.len > 0) {
 		assert_int_equal(mss_feed(r->mss, r->in.data, r->in.len), 0);
@@ -230,7 +175,7 @@ static void test_listener_takes_pipelined_message1(void **state)
 	hb = nt_host_new("b/1");
 	struct privkey key;
 	assert_int_equal(privkey_generate(&key), 0);
-	struct raw_dialer r = {.fd = raw_connect(port_of(hb))};
+	struct raw_dialer r = {.fd = nt_raw_connect(nt_port_of(hb))};
 	const char *noise_id = NOISE_PROTOCOL_ID;
 	assert_int_equal(mss_initiator_new(&noise_id, 1, true, &r.mss), 0);
 	struct noise_config cfg = {
@@ -247,7 +192,7 @@ static void test_listener_takes_pipelined_message1(void **state)
 	assert_int_equal(buf_append(&first, p, len), 0);
 	noise_output_consumed(r.noise, len);
 	assert_int_equal(first.len, HDR_NOISE_LEN + MSG1_LEN);
-	send_all(r.fd, first.data, first.len);
+	nt_send_all(r.fd, first.data, first.len);
 	buf_free(&first);
 	/* The host echoes "/noise" and answers message 1 with message 2: our
 	 * initiator authenticates it and is done (message 3 queued). */
@@ -530,7 +475,7 @@ static void relay_open(struct relay *r, uint16_t dest)
 {
 	memset(r, 0, sizeof(*r));
 	uint16_t port;
-	r->l = raw_listener(&port);
+	r->l = nt_raw_listener(&port);
 	r->a = r->b = -1;
 	r->dest = dest;
 	assert_int_equal(fcntl(r->l, F_SETFL, O_NONBLOCK), 0);
@@ -543,7 +488,7 @@ static bool relay_collect(struct relay *r)
 	if (r->a < 0) {
 		r->a = accept4(r->l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (r->a >= 0) {
-			r->b = raw_connect(r->dest);
+			r->b = nt_raw_connect(r->dest);
 			assert_int_equal(fcntl(r->b, F_SETFL, O_NONBLOCK), 0);
 			moved = true;
 		}
@@ -551,8 +496,8 @@ static bool relay_collect(struct relay *r)
 	if (r->a < 0)
 		return moved;
 	size_t before = r->ab.len + r->ba.len;
-	pull(r->a, &r->ab);
-	pull(r->b, &r->ba);
+	nt_pull(r->a, &r->ab);
+	nt_pull(r->b, &r->ba);
 	return moved || r->ab.len + r->ba.len != before;
 }
 
@@ -594,9 +539,9 @@ static void relay_settle(struct relay *r)
 static void relay_tick(struct relay *r)
 {
 	if (r->ab.len)
-		send_all(r->b, r->ab.data, r->ab.len);
+		nt_send_all(r->b, r->ab.data, r->ab.len);
 	if (r->ba.len)
-		send_all(r->a, r->ba.data, r->ba.len);
+		nt_send_all(r->a, r->ba.data, r->ba.len);
 	buf_reset(&r->ab);
 	buf_reset(&r->ba);
 }
@@ -644,7 +589,7 @@ static void test_round_trips_dial_to_ping(void **state)
 	hb = nt_host_new("b/1");
 	assert_int_equal(ping_register(hb), 0);
 	struct relay r;
-	relay_open(&r, port_of(hb));
+	relay_open(&r, nt_port_of(hb));
 	struct multiaddr ma = tcp_addr(relay_port(&r), host_peer_id(hb));
 	struct rtt_run x = {.h = ha};
 	assert_int_equal(host_dial(ha, &ma, 0, rtt_dial_cb, &x), 0);
