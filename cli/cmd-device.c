@@ -64,10 +64,11 @@ static int call(struct cli *cli, const char *method, json_t *params, json_t **re
 
 static void print_metrics(json_t *m, const char *indent)
 {
+	/* rtt_ms has microsecond precision: a LAN's is a fraction of 1 ms. */
 	json_t *rtt = json_object_get(m, "rtt_ms");
 	char r[32] = "-";
-	if (json_is_integer(rtt))
-		snprintf(r, sizeof(r), "%" JSON_INTEGER_FORMAT " ms", json_integer_value(rtt));
+	if (json_is_number(rtt))
+		snprintf(r, sizeof(r), "%.2f ms", json_number_value(rtt));
 	printf("%srtt: %s, uptime: %" JSON_INTEGER_FORMAT " s, reconnects: %" JSON_INTEGER_FORMAT
 	       "\n",
 	       indent, r, int_of(m, "uptime_s"), int_of(m, "reconnects"));

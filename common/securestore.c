@@ -35,8 +35,10 @@
 #define CHECK_TEXT "sdnetd securestore password check v1"
 
 /* queue: durable outbound device messages; dedup: ids of durable messages
- * already handled (daemon/messages). */
-static const char *const namespaces[] = {"devices", "connections", "history", "queue", "dedup"};
+ * already received; inbox: received durable messages their handler has not
+ * finished yet (daemon/messages). */
+static const char *const namespaces[] = {"devices", "connections", "history",
+                                         "queue",   "dedup",       "inbox"};
 
 struct key_slot {
 	bool used;
@@ -97,7 +99,7 @@ static int ns_error(const char *ns, struct errmsg *err)
 {
 	return errmsg_set(err, -EINVAL,
 	                  "unknown securestore namespace '%.40s' (devices, connections, history, "
-	                  "queue, dedup or the root)",
+	                  "queue, dedup, inbox or the root)",
 	                  ns ? ns : "(null)");
 }
 

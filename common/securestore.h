@@ -2,7 +2,8 @@
  *
  * Layout under the store's root (the instance data directory):
  *   devices/ connections/ history/   encrypted records, one file per key
- *   queue/ dedup/                    durable device messages and handled ids
+ *   queue/ dedup/ inbox/             durable device messages: outbound, ids
+ *                                    received, received but not finished
  *   storage.key                      random 256-bit key (only without password)
  *   storage.kdf                      password check record: salt, iterations
  *
@@ -62,7 +63,7 @@ int securestore_open(const char *root, const struct securestore_opts *opts,
 /* Wipes every key and the password copy. NULL is allowed. */
 void securestore_close(struct securestore *s);
 
-/* ns is one of "devices", "connections", "history", "queue", "dedup" (or "" for the root, for
+/* ns is one of "devices", "connections", "history", "queue", "dedup", "inbox" (or "" for the root, for
  * the identity record); name is a file name made of [A-Za-z0-9._-] only, at
  * most SECURESTORE_NAME_MAX long, not starting with '.' (so never "." or
  * "..", nor a temp file); in the root it may not be storage.key, storage.kdf

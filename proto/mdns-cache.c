@@ -121,6 +121,13 @@ int mdns_cache_update(struct mdns_cache *c, const struct mdns_found *f, uint64_t
 		change = MDNS_CACHE_NEW;
 	}
 	e->last_seen_ms = now_ms;
+	/* Every packet of a response repeats the name, so the latest one
+	 * says whether the peer still shows it. */
+	if (strcmp(e->device_name, f->device_name) != 0) {
+		memcpy(e->device_name, f->device_name, sizeof(e->device_name));
+		if (change == MDNS_CACHE_REFRESHED)
+			change = MDNS_CACHE_CHANGED;
+	}
 	for (size_t i = 0; i < f->n_addrs; i++) {
 		int r = entry_put(e, &f->addrs[i], now_ms);
 		if (r < 0) {

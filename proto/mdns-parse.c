@@ -142,6 +142,23 @@ static int take_rv(struct collect *c, const uint8_t *s, size_t len)
 	return differs ? reject(c, "has two rendezvous identifiers") : 0;
 }
 
+/* One "sd-name=" string: kept when it is the first valid one, else
+ * counted and dropped. Never a reason to refuse the peer: its addresses
+ * stand on their own. */
+static void take_name(struct collect *c, const uint8_t *s, size_t len)
+{
+	size_t plen = strlen(MDNS_TXT_DEVICE_NAME);
+	const char *name = (const char *)s + plen;
+	if (!mdns_device_name_valid(name, len - plen)) {
+		c->resp->bad_names++;
+		return;
+	}
+	if (c->f->device_name[0])
+		return;
+	memcpy(c->f->device_name, name, len - plen);
+	c->f->device_name[len - plen] = '\0';
+}
+
 static int take_txt(struct collect *c, const struct dns_rr *rr)
 {
 	size_t off = 0, len;
@@ -153,6 +170,8 @@ static int take_txt(struct collect *c, const struct dns_rr *rr)
 			r = take_dnsaddr(c, s, len, ttl);
 		else if (c->opts->svc == MDNS_PAIR && has_prefix(s, len, MDNS_TXT_RENDEZVOUS))
 			r = take_rv(c, s, len);
+		else if (c->opts->svc == MDNS_P2P && has_prefix(s, len, MDNS_TXT_DEVICE_NAME))
+			take_name(c, s, len);
 		if (r < 0)
 			return r;
 	}

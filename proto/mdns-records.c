@@ -133,6 +133,7 @@ struct resp_plan {
 	struct buf txt[MDNS_MAX_ADDRS];
 	size_t n_txt;
 	struct buf rv;
+	struct buf name; /* "sd-name=" TXT rdata; empty: none */
 	struct dns_rr extra[1 + MDNS_MAX_HOST_ADDRS]; /* SRV, then A/AAAA */
 	size_t n_extra;
 };
@@ -142,6 +143,7 @@ static void plan_free(struct resp_plan *p)
 	for (size_t i = 0; i < p->n_txt; i++)
 		buf_free(&p->txt[i]);
 	buf_free(&p->rv);
+	buf_free(&p->name);
 }
 
 static struct dns_rr rr_base(const struct dns_name *name, uint16_t type, uint32_t ttl)
@@ -212,6 +214,10 @@ static int plan_init(struct resp_plan *p, const struct mdns_self *s, struct mdns
 		if (rv_rdata(s->rendezvous, &p->rv) < 0)
 			return -ENOMEM;
 	}
+	/* An unusable name is left out rather than failing discovery. */
+	if (s->svc == MDNS_P2P && s->device_name &&
+	    mdns_device_name_rdata(s->device_name, &p->name) == -ENOMEM)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n_addrs && p->n_txt < MDNS_MAX_ADDRS; i++) {
 		int r = dnsaddr_rdata(&s->addrs[i], s->id, &p->txt[p->n_txt]);
 		if (r == -ENOMEM)
@@ -239,7 +245,8 @@ static int add_txt(struct dns_builder *b, const struct resp_plan *p, const struc
 	return dns_builder_add_rr(b, DNS_SECTION_ADDITIONAL, &rr);
 }
 
-/* The part every packet repeats: echoed question, PTR, rv. */
+/* The part every packet repeats: echoed question, PTR, rv or the device
+ * name (each packet must stand alone). */
 static int packet_head(struct dns_builder *b, const struct resp_plan *p)
 {
 	const struct mdns_self *s = p->self;
@@ -252,6 +259,8 @@ static int packet_head(struct dns_builder *b, const struct resp_plan *p)
 		r = dns_builder_add_rr(b, DNS_SECTION_ANSWER, &ptr);
 	if (r == 0 && s->svc == MDNS_PAIR)
 		r = add_txt(b, p, &p->rv, s->ttl_s);
+	if (r == 0 && p->name.len)
+		r = add_txt(b, p, &p->name, s->ttl_s);
 	return r;
 }
 

@@ -31,6 +31,7 @@ struct announce {
 struct mdns {
 	struct mdns_config cfg;
 	char name[MDNS_PEER_NAME_LEN + 1];
+	char device_name[MDNS_DEVICE_NAME_MAX + 1]; /* "": not advertised */
 	struct multiaddr addrs[MDNS_MAX_ADDRS];
 	size_t n_addrs;
 	bool started;
@@ -203,6 +204,7 @@ static int send_response(struct mdns *m, enum mdns_service svc, const struct mul
 	                         .ttl_s = ttl,
 	                         .addrs_goodbye = addrs_goodbye,
 	                         .rendezvous = m->pair_rv,
+	                         .device_name = m->device_name[0] ? m->device_name : NULL,
 	                         .dns_sd = m->cfg.dns_sd};
 	if (q && q->legacy) {
 		self.echo_question = q->question;
@@ -424,6 +426,23 @@ int mdns_set_addrs(struct mdns *m, const struct multiaddr *addrs, size_t n, uint
 	return r < 0 ? r : 1;
 }
 
+int mdns_set_device_name(struct mdns *m, const char *name, uint64_t now_ms)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len && !mdns_device_name_valid(name, len))
+		return -EINVAL;
+	if (len ? strcmp(m->device_name, name) == 0 : m->device_name[0] == '\0')
+		return 0;
+	if (len)
+		memcpy(m->device_name, name, len);
+	m->device_name[len] = '\0';
+	m->multicast_sent[SLOT_P2P] = false;
+	if (m->started && m->n_addrs)
+		announce_start(&m->announce, now_ms);
+	int r = run_due(m, now_ms);
+	return r < 0 ? r : 1;
+}
+
 /* ---- pairing ---- */
 
 int mdns_pair_advertise(struct mdns *m, const uint8_t rv[MDNS_RENDEZVOUS_LEN], uint64_t now_ms)
@@ -528,6 +547,7 @@ static int on_response(struct mdns *m, const struct dns_msg *msg, uint64_t now_m
 	m->stats.own_seen += resp.own;
 	m->stats.ignored_addrs += resp.ignored_addrs;
 	m->stats.rejected_peers += resp.rejected_peers;
+	m->stats.bad_names += resp.bad_names;
 	mdns_response_free(&resp);
 	if (r == -ENOMEM || !m->pair_query.on)
 		return r;

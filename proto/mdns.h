@@ -82,6 +82,16 @@
 /* TXT keys. */
 #define MDNS_TXT_DNSADDR "dnsaddr="
 #define MDNS_TXT_RENDEZVOUS "rv="
+/* Spacedrop discovery: our device name, in its own TXT string of our
+ * _p2p record (never in the pairing advertisement). A key js and rust never
+ * read (they take only strings starting "dnsaddr="), and one no "dnsaddr="
+ * string can start with. docs/protocols/mdns.md says why and what it
+ * reveals. */
+#define MDNS_TXT_DEVICE_NAME "sd-name="
+/* The longest device name we send or accept, in bytes (the daemon's own
+ * device names are at most this long too, DEVNAME_MAX): "sd-name=" plus the
+ * name always fits one 255-byte TXT string. */
+#define MDNS_DEVICE_NAME_MAX 64
 
 enum mdns_service {
 	MDNS_P2P = 0,
@@ -94,6 +104,16 @@ enum mdns_service {
  * this from cfg.name_seed). out must hold MDNS_PEER_NAME_LEN + 1 bytes. */
 void mdns_peer_name_from_seed(const uint8_t seed[MDNS_PEER_NAME_LEN],
                               char out[MDNS_PEER_NAME_LEN + 1]);
+
+/* Whether len bytes are a device name we send or accept (mdns-name.c): 1 to
+ * MDNS_DEVICE_NAME_MAX bytes of valid UTF-8 (no overlong forms, surrogates
+ * or NUL) without control characters (C0, DEL, C1), line or paragraph
+ * separators, or bidirectional overrides and isolates (they would let a name
+ * display as another one). */
+bool mdns_device_name_valid(const char *s, size_t len);
+/* Append the TXT string "sd-name=<name>" to rd. -EINVAL when the name is
+ * not mdns_device_name_valid, -ENOMEM. */
+int mdns_device_name_rdata(const char *name, struct buf *rd);
 
 /* The query we send: id 0, one question "<service> PTR IN", QU bit clear.
  * Appends one packet to out. -ENOMEM. */
@@ -114,6 +134,10 @@ struct mdns_self {
 	bool addrs_goodbye;
 	/* MDNS_PAIR: the rendezvous identifier (MDNS_RENDEZVOUS_LEN bytes). */
 	const uint8_t *rendezvous;
+	/* MDNS_P2P: the device name for Spacedrop discovery, as a TXT record
+	 * "sd-name=<name>" in every packet; NULL: none. Ignored for
+	 * MDNS_PAIR. */
+	const char *device_name;
 	/* MDNS_P2P: add DNS-SD SRV and A/AAAA records for <peer-name>.local
 	 * to the first packet when they fit. */
 	bool dns_sd;
@@ -159,6 +183,10 @@ struct mdns_found {
 	uint32_t ptr_ttl_s;                /* 0: the peer said goodbye */
 	struct mdns_found_addr addrs[MDNS_MAX_ADDRS_PER_PEER];
 	size_t n_addrs;
+	/* MDNS_P2P: the "sd-name=" device name when the peer sent a valid
+	 * one (the first, when several); "" otherwise. For display and
+	 * name lookup only. */
+	char device_name[MDNS_DEVICE_NAME_MAX + 1];
 	/* MDNS_PAIR only. */
 	bool has_rendezvous;
 	uint8_t rendezvous[MDNS_RENDEZVOUS_LEN];
@@ -179,6 +207,7 @@ struct mdns_response {
 	                        * we support, no /p2p, not ip4/ip6 with tcp or
 	                        * udp/quic-v1, loopback, over the per-peer cap) */
 	size_t rejected_peers; /* peers whose records contradict each other */
+	size_t bad_names;      /* "sd-name=" strings dropped (not a valid name) */
 };
 
 /* Read the peers out of a response (QR set, opcode and rcode 0; anything
@@ -240,6 +269,9 @@ struct mdns_cache_addr {
 
 struct mdns_cache_entry {
 	struct peerid id;
+	/* The device name of the peer's latest response ("" when it sent
+	 * none). */
+	char device_name[MDNS_DEVICE_NAME_MAX + 1];
 	struct mdns_cache_addr addrs[MDNS_MAX_ADDRS_PER_PEER];
 	size_t n_addrs;
 	uint64_t first_seen_ms;
@@ -255,7 +287,7 @@ struct mdns_cache {
 enum mdns_cache_change {
 	MDNS_CACHE_REFRESHED = 0, /* known peer, same addresses */
 	MDNS_CACHE_NEW = 1,       /* peer added */
-	MDNS_CACHE_CHANGED = 2,   /* an address added */
+	MDNS_CACHE_CHANGED = 2,   /* an address added, or the device name changed */
 };
 
 /* max 0 means MDNS_CACHE_MAX_PEERS. -ENOMEM. */
@@ -327,7 +359,8 @@ struct mdns_output {
 struct mdns_stats {
 	uint64_t packets_in, bad_packets, queries_answered, responses_seen, own_seen;
 	uint64_t outputs_dropped, events_dropped, rate_limited, ignored_addrs, rejected_peers;
-	uint64_t evicted; /* cache entries pushed out by newer peers */
+	uint64_t evicted;   /* cache entries pushed out by newer peers */
+	uint64_t bad_names; /* "sd-name=" strings dropped */
 };
 
 struct mdns;
@@ -344,6 +377,11 @@ int mdns_start(struct mdns *m, uint64_t now_ms);
  * for the removed addresses and two announcements are scheduled (the first
  * at once). Returns 1 if changed, 0 if not, -ENOMEM. */
 int mdns_set_addrs(struct mdns *m, const struct multiaddr *addrs, size_t n, uint64_t now_ms);
+/* Advertise this device name in our _p2p response (NULL or "": stop).
+ * An invalid name (mdns_device_name_valid) is -EINVAL and changes nothing.
+ * When it changed and we are started with addresses, two announcements are
+ * scheduled (the first at once). Returns 1 if changed, 0 if not. */
+int mdns_set_device_name(struct mdns *m, const char *name, uint64_t now_ms);
 /* Initiator: advertise a pairing rendezvous identifier (announce twice,
  * answer _sdpair queries) until mdns_pair_stop, which sends a goodbye. */
 int mdns_pair_advertise(struct mdns *m, const uint8_t rv[MDNS_RENDEZVOUS_LEN], uint64_t now_ms);

@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/node-messages.h"
 #include "core/node-pairing.h"
 #include "core/node.h"
 #include "devices/devices.h"
+#include "messages/messages.h"
+#include "messages/msgstore.h"
 #include "pairing/pairing-service.h"
 #include "persist/persist.h"
 
@@ -135,6 +138,15 @@ static int run_revoke(void *ctx, struct rpc_call *call, json_t *params)
 
 /* ---- devices.forget --------------------------------------------------------- */
 
+/* Its durable messages both ways: queue/, dedup/ and inbox/ records, and
+ * what the message service holds in memory. */
+static int forget_messages(struct node *n, const char *device_id, struct errmsg *err)
+{
+	if (n->messages && n->messages->svc)
+		return messages_forget_device(n->messages->svc, device_id, err);
+	return n->store ? msgstore_purge_device(n->store, device_id, err) : 0;
+}
+
 static int run_forget(void *ctx, struct rpc_call *call, json_t *params)
 {
 	struct node *n = ctx;
@@ -148,6 +160,8 @@ static int run_forget(void *ctx, struct rpc_call *call, json_t *params)
 	snprintf(name, sizeof(name), "%s", d->info.name);
 	struct errmsg e = {{0}};
 	int r = persist_forget(n->persist, id, &e);
+	if (r == 0)
+		r = forget_messages(n, id, &e);
 	if (r == 0)
 		r = devices_remove(n->pairing->devices, id, &e);
 	if (r < 0) {

@@ -24,7 +24,9 @@
 #include "core/node.h"
 #include "devices/devices.h"
 #include "hex.h"
+#include "log.h"
 #include "messages/messages.h"
+#include "messages/msgstore.h"
 #include "net/clock.h"
 
 /* Metadata entries accepted per message (each key and value is capped by
@@ -62,8 +64,19 @@ struct msgrpc_client {
 	LIST_HEAD(, msgrpc_send) sends;
 };
 
+/* A messages.ack answered once the inbox is written (acks_answer). */
+struct ack_wait {
+	struct rpc_call *call;
+	char hex[2 * DEVMSG_ID_LEN + 1];
+	char device_id[MSGSTORE_DEVICE_ID_MAX + 1];
+};
+
 struct msgrpc {
 	LIST_HEAD(, msgrpc_client) clients;
+	/* Acks taken this loop turn: one inbox write per record for all. */
+	struct ack_wait *acks;
+	size_t nacks, acks_cap;
+	struct event *ack_ev;
 };
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -214,10 +227,16 @@ struct msgrpc *msgrpc_new(void)
 	return r;
 }
 
+static void acks_answer(struct node *n);
+
 void msgrpc_free(struct msgrpc *r, struct node *n)
 {
 	if (!r)
 		return;
+	acks_answer(n); /* the service is still there */
+	free(r->acks);
+	if (r->ack_ev)
+		event_free(r->ack_ev);
 	struct msgrpc_client *cl;
 	while ((cl = LIST_FIRST(&r->clients))) {
 		rpc_client_off_close(cl->c, client_gone, cl);
@@ -269,11 +288,12 @@ static json_t *received_json(struct node *n, const struct messages_incoming *in)
 	char id[2 * DEVMSG_ID_LEN + 1];
 	id_hex(in->msg->id.data, id);
 	const char *name = device_name(n, in->device_id);
-	return json_pack("{s:s, s:s, s:s?, s:s, s:o, s:o, s:b, s:b, s:s}", "message_id", id,
+	return json_pack("{s:s, s:s, s:s?, s:s, s:o, s:o, s:b, s:b, s:b, s:s}", "message_id", id,
 	                 "device_id", in->device_id, "device_name", name, "protocol", c->protocol,
 	                 "payload", b64_json(c->payload.data, c->payload.len), "metadata",
 	                 metadata_json(c), "needs_reply", in->needs_reply, "durable", in->durable,
-	                 "priority", prio_name(devmsg_priority(in->msg)));
+	                 "redelivered", in->redelivered, "priority",
+	                 prio_name(devmsg_priority(in->msg)));
 }
 
 static int on_message(void *ctx, struct messages *m, const struct messages_incoming *in)
@@ -290,7 +310,11 @@ static int on_message(void *ctx, struct messages *m, const struct messages_incom
 	if (r < 0 && in->needs_reply)
 		cl->ninbox--; /* it was the last one added */
 	/* An app that cannot take the event is as good as gone. */
-	return r == -ENOMEM ? r : r < 0 ? -ENOENT : 0;
+	if (r < 0)
+		return r == -ENOMEM ? r : -ENOENT;
+	/* A durable message stays in the daemon's inbox until the app says
+	 * it is done with it: messages.ack, or messages.reply. */
+	return in->durable ? MESSAGES_LATER : 0;
 }
 
 /* ---- handlers.register / handlers.unregister ------------------------------------- */
@@ -629,7 +653,106 @@ static int run_reply(void *ctx, struct rpc_call *call, json_t *params)
 		send_failed(call, r, e.text);
 		return 0;
 	}
+	/* A durable request is finished by its reply too. */
+	r = messages_complete(svc, copy.device_id, copy.id, &e);
+	if (r < 0 && r != -ENOENT)
+		log_warning("device %s: %s", copy.device_id, e.text);
 	rpc_call_reply(call, json_pack("{s:s, s:b}", "message_id", hex, "replied", 1));
+	return 0;
+}
+
+/* ---- messages.ack ------------------------------------------------------------------ */
+
+static bool client_has(const struct msgrpc_client *cl, const char *protocol)
+{
+	for (size_t i = 0; cl && i < cl->nprotocols; i++)
+		if (strcmp(cl->protocols[i], protocol) == 0)
+			return true;
+	return false;
+}
+
+/* Write the inbox once for every ack taken since the last time, then answer
+ * them all: an answered ack is on disk. */
+static void acks_answer(struct node *n)
+{
+	struct msgrpc *r = n->messages ? n->messages->rpc : NULL;
+	if (!r || !r->nacks)
+		return;
+	struct errmsg e = {{0}};
+	int err = n->messages->svc ? messages_inbox_flush(n->messages->svc, &e) : 0;
+	for (size_t i = 0; i < r->nacks; i++) {
+		struct ack_wait *a = &r->acks[i];
+		if (err < 0)
+			answer_error(a->call, JSONRPC_INTERNAL_ERROR, "failed", e.text);
+		else
+			rpc_call_reply(a->call, json_pack("{s:s, s:s, s:b}", "message_id", a->hex,
+			                                  "device_id", a->device_id, "acked", 1));
+	}
+	r->nacks = 0;
+}
+
+static void acks_cb(evutil_socket_t fd, short what, void *arg)
+{
+	acks_answer(arg);
+}
+
+static int ack_later(struct node *n, struct rpc_call *call, const char *hex, const char *device_id)
+{
+	struct msgrpc *r = n->messages->rpc;
+	if (!r->ack_ev && !(r->ack_ev = event_new(n->base, -1, 0, acks_cb, n)))
+		return -ENOMEM;
+	if (r->nacks == r->acks_cap) {
+		size_t cap = r->acks_cap ? 2 * r->acks_cap : 64;
+		struct ack_wait *a = realloc(r->acks, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		r->acks = a;
+		r->acks_cap = cap;
+	}
+	struct ack_wait *a = &r->acks[r->nacks++];
+	a->call = call;
+	snprintf(a->hex, sizeof(a->hex), "%s", hex);
+	snprintf(a->device_id, sizeof(a->device_id), "%s", device_id);
+	if (!event_pending(r->ack_ev, EV_TIMEOUT, NULL))
+		event_active(r->ack_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+/* The app is done with a durable message: it leaves the daemon's inbox (on
+ * disk before the answer) and is never shown again. Acks that arrive
+ * together are written together, once this loop turn is over. */
+static int run_ack(void *ctx, struct rpc_call *call, json_t *params)
+{
+	struct node *n = ctx;
+	struct messages *svc = service(n, call);
+	if (!svc)
+		return 0;
+	const char *hex = json_string_value(json_object_get(params, "message_id"));
+	uint8_t id[DEVMSG_ID_LEN];
+	if (!parse_id(hex, id)) {
+		rpc_call_errorf(call, JSONRPC_INVALID_PARAMS,
+		                "Invalid params: message_id must be 32 hex digits, as in "
+		                "message.received");
+		return 0;
+	}
+	const char *dev = NULL, *key = NULL;
+	struct msgrpc_client *cl = find_client(n, rpc_call_client(call));
+	if (messages_inbox_find(svc, id, &dev, &key) < 0 || !client_has(cl, key)) {
+		answer_error(call, JSONRPC_NOT_FOUND, "not_found",
+		             "no durable message with that id waits for an ack from a protocol "
+		             "this connection handles (already acknowledged, or not durable)");
+		return 0;
+	}
+	char device_id[MSGSTORE_DEVICE_ID_MAX + 1];
+	snprintf(device_id, sizeof(device_id), "%s", dev);
+	struct errmsg e = {{0}};
+	int r = ack_later(n, call, hex, device_id);
+	if (r < 0)
+		return r;
+	if (messages_complete_later(svc, device_id, id, &e) < 0) {
+		n->messages->rpc->nacks--; /* found above: cannot happen */
+		answer_error(call, JSONRPC_INTERNAL_ERROR, "failed", e.text);
+	}
 	return 0;
 }
 
@@ -640,14 +763,14 @@ static json_t *device_json(struct node *n, struct messages *svc, const char *id)
 	struct messages_device_stats st;
 	if (messages_device_stats(svc, id, &st) < 0)
 		return NULL;
-	return json_pack("{s:s, s:s?, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s?, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	                 "device_id", id, "device_name", device_name(n, id), "connected",
 	                 st.connected, "stream_open", st.stream_open, "queued",
 	                 (json_int_t)st.queued, "unsent", (json_int_t)st.unsent, "queued_bytes",
-	                 (json_int_t)st.queued_bytes, "durable", (json_int_t)st.durable, "sent",
-	                 (json_int_t)st.sent, "received", (json_int_t)st.received, "acked",
-	                 (json_int_t)st.acked, "refused", (json_int_t)st.refused, "duplicates",
-	                 (json_int_t)st.duplicates);
+	                 (json_int_t)st.queued_bytes, "durable", (json_int_t)st.durable, "inbox",
+	                 (json_int_t)st.inbox, "sent", (json_int_t)st.sent, "received",
+	                 (json_int_t)st.received, "acked", (json_int_t)st.acked, "refused",
+	                 (json_int_t)st.refused, "duplicates", (json_int_t)st.duplicates);
 }
 
 static int run_status(void *ctx, struct rpc_call *call, json_t *params)
@@ -706,6 +829,11 @@ static const struct rpc_param send_params[] = {
         {0},
 };
 
+static const struct rpc_param ack_params[] = {
+        {"message_id", RPC_PARAM_STRING, true},
+        {0},
+};
+
 static const struct rpc_param reply_params[] = {
         {"message_id", RPC_PARAM_STRING, true},
         {"payload", RPC_PARAM_STRING, true},
@@ -718,6 +846,7 @@ const struct rpc_method rpc_messages_methods[] = {
         {"handlers.unregister", protocol_params, run_unregister},
         {"messages.send", send_params, run_send},
         {"messages.reply", reply_params, run_reply},
+        {"messages.ack", ack_params, run_ack},
         {"messages.status", NULL, run_status},
         {0},
 };

@@ -5,8 +5,12 @@
  * A local app registers a Custom protocol with handlers.register; messages
  * for it arrive on that app's connection alone as message.received events
  * {message_id, device_id, device_name, protocol, payload (base64),
- * metadata, needs_reply, durable, priority}; it answers with
- * messages.reply. messages.send waits for the reply (or returns once the
+ * metadata, needs_reply, durable, redelivered, priority}; it answers with
+ * messages.reply. A durable message stays in the daemon's inbox until the
+ * app calls messages.ack (or messages.reply) for it; if the app goes first,
+ * or the daemon restarts, it is shown again (redelivered: true, the same
+ * message_id) to the next app that registers the protocol.
+ * messages.send waits for the reply (or returns once the
  * message is queued, for durable and fire-and-forget ones). When the app's
  * connection closes, its protocols are unregistered and its waiting sends
  * cancelled. Results, errors and events follow proto/openrpc.json. */
@@ -27,7 +31,7 @@ struct msgrpc;
 #define MSGRPC_MAX_PROTOCOLS 32
 
 /* handlers.register, handlers.unregister, messages.send, messages.reply,
- * messages.status. */
+ * messages.ack, messages.status. */
 extern const struct rpc_method rpc_messages_methods[];
 
 /* The per-client state (registrations, inboxes, waiting sends). */

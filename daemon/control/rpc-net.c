@@ -282,15 +282,16 @@ static int run_stats(void *ctx, struct rpc_call *call, json_t *params)
 	struct host_stats st;
 	host_get_stats(n->host, &st);
 	json_t *r = json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "conns",
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "conns",
 	        (json_int_t)st.conns, "handshaking", (json_int_t)st.handshaking, "streams",
 	        (json_int_t)st.streams, "refused_limit", (json_int_t)st.refused_limit,
-	        "refused_handshake", (json_int_t)st.refused_handshake, "handshake_failures",
+	        "refused_per_ip", (json_int_t)st.refused_per_ip, "refused_handshake",
+	        (json_int_t)st.refused_handshake, "handshake_failures",
 	        (json_int_t)st.handshake_failures, "handshake_timeouts",
 	        (json_int_t)st.handshake_timeouts, "dials", (json_int_t)st.dials, "dial_failures",
 	        (json_int_t)st.dial_failures, "inbound_accepted", (json_int_t)st.inbound_accepted,
 	        "sockets", (json_int_t)host_socket_count(n->host), "limits",
-	        limits_json(node_net_limits()));
+	        limits_json(host_get_limits(n->host)));
 	if (!r)
 		return -ENOMEM;
 	/* Lifetime totals for leak checks: opened == closed once all is shut. */

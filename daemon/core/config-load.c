@@ -64,6 +64,8 @@ int config_load(struct config *ret, int argc, char *const *argv, const struct pa
 		path = NULL;
 		r = add_defaults(ret);
 	}
+	if (r == 0)
+		r = config_check_limits(ret, err);
 	free(path);
 	config_free(&cli);
 	config_free(&file);

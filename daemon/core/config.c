@@ -13,6 +13,12 @@
 #include "devname.h"
 #include "log.h"
 #include "multiaddr.h"
+#include "net/host.h"
+#include "persist/persist.h"
+
+_Static_assert(CONFIG_PER_IP_DEFAULT == HOST_DEFAULT_MAX_CONNS_PER_IP,
+               "max-connections-per-ip's floor is the host's default");
+_Static_assert(CONFIG_NKEYS <= 32, "struct config's set is a 32-bit mask of keys");
 
 const struct config_option config_options[] = {
         {"instance", CONFIG_INSTANCE, true, false, false, "NAME",
@@ -42,6 +48,9 @@ const struct config_option config_options[] = {
          "for tests only: serve the echo test protocol and the test.* RPC methods"},
         {"max-connections", CONFIG_MAX_CONNECTIONS, true, true, false, "N",
          "paired devices kept connected at once (default 50)"},
+        {"max-connections-per-ip", CONFIG_MAX_CONNECTIONS_PER_IP, true, true, false, "N",
+         "inbound connections from one IP address (default 16, or max-connections if "
+         "higher; never below it)"},
         {"connection-timeout", CONFIG_CONNECTION_TIMEOUT, true, true, false, "DURATION",
          "one connection attempt to a paired device, e.g. 10s (default)"},
         {"retry-interval", CONFIG_RETRY_INTERVAL, true, true, false, "DURATION",
@@ -221,6 +230,19 @@ static int set_number(struct config *c, const struct config_option *o, const cha
 		if (*v < '0' || *v > '9' || *end || n < 1 || n > 1024)
 			return bad(err, c, "'%s' is not a number of connections from 1 to 1024", v);
 		c->max_connections = (unsigned)n;
+		return 0;
+	}
+	if (o->key == CONFIG_MAX_CONNECTIONS_PER_IP) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || errno || n < CONFIG_PER_IP_MIN ||
+		    n > CONFIG_PER_IP_MAX)
+			return bad(err, c,
+			           "'%s' is not a number of connections from %d to %d (one paired "
+			           "device needs %d from its address)",
+			           v, CONFIG_PER_IP_MIN, CONFIG_PER_IP_MAX, CONFIG_PER_IP_MIN);
+		c->max_connections_per_ip = (unsigned)n;
 		return 0;
 	}
 	uint64_t lo = 100, hi = 3600000;
@@ -411,6 +433,9 @@ static void copy_number(struct config *dst, const struct config *src, enum confi
 	case CONFIG_MAX_CONNECTIONS:
 		dst->max_connections = src->max_connections;
 		break;
+	case CONFIG_MAX_CONNECTIONS_PER_IP:
+		dst->max_connections_per_ip = src->max_connections_per_ip;
+		break;
 	case CONFIG_CONNECTION_TIMEOUT:
 		dst->connection_timeout_ms = src->connection_timeout_ms;
 		break;
@@ -449,4 +474,24 @@ void config_merge(struct config *dst, struct config *src)
 		dst->set |= 1u << o->key;
 	}
 	config_free(src);
+}
+
+unsigned config_max_connections_per_ip(const struct config *c)
+{
+	if (c->max_connections_per_ip)
+		return c->max_connections_per_ip;
+	unsigned m = c->max_connections ? c->max_connections : PERSIST_DEFAULT_MAX_CONNECTIONS;
+	return m > CONFIG_PER_IP_DEFAULT ? m : CONFIG_PER_IP_DEFAULT;
+}
+
+int config_check_limits(const struct config *c, struct errmsg *err)
+{
+	unsigned m = c->max_connections ? c->max_connections : PERSIST_DEFAULT_MAX_CONNECTIONS;
+	if (!c->max_connections_per_ip || c->max_connections_per_ip >= m)
+		return 0;
+	return errmsg_set(err, -EINVAL,
+	                  "max-connections-per-ip (%u) is below max-connections (%u%s): paired "
+	                  "devices behind one address (a NAT) could not all connect; raise "
+	                  "max-connections-per-ip or lower max-connections",
+	                  c->max_connections_per_ip, m, c->max_connections ? "" : ", the default");
 }

@@ -38,6 +38,7 @@ enum config_key {
 	CONFIG_ENABLE_TEST_PROTOCOLS,
 	/* Paired-device connections (daemon/persist/persist.h). */
 	CONFIG_MAX_CONNECTIONS,
+	CONFIG_MAX_CONNECTIONS_PER_IP, /* the host's inbound cap per address (net/host.h) */
 	CONFIG_CONNECTION_TIMEOUT,
 	CONFIG_RETRY_INTERVAL,
 	CONFIG_AUTO_RECONNECT,
@@ -97,6 +98,7 @@ struct config {
 	/* Paired-device connections; 0 (and auto_reconnect unset) take the
 	 * persist service's defaults. Durations in milliseconds. */
 	unsigned max_connections;
+	unsigned max_connections_per_ip; /* 0: config_max_connections_per_ip()'s default */
 	uint64_t connection_timeout_ms, retry_interval_ms, keepalive_ms, key_rotation_ms;
 	bool auto_reconnect; /* meaningful when config_has(CONFIG_AUTO_RECONNECT) */
 	/* File transfer: NULL receive_dir takes <data dir>/received; auto_accept
@@ -114,6 +116,25 @@ void config_init(struct config *c);
 void config_free(struct config *c);
 bool config_has(const struct config *c, enum config_key key);
 const char *config_instance(const struct config *c);
+
+/* max-connections-per-ip: inbound connections (handshaking or open) the
+ * host admits from one IP address. Its rule: never below max-connections,
+ * since every paired device may sit behind one address (a NAT, or
+ * loopback), so persist must be able to hold them all from there.
+ *   default   max(CONFIG_PER_IP_DEFAULT, max-connections in effect), i.e.
+ *             16 unless more paired devices may be connected (the
+ *             persist default of 50 makes it 50)
+ *   explicit  CONFIG_PER_IP_MIN..CONFIG_PER_IP_MAX, and at least
+ *             max-connections, else config_load() fails naming both
+ * CONFIG_PER_IP_MIN: one device's connection plus the duplicate of a
+ * simultaneous dial (or its reconnection before the old one is gone). */
+#define CONFIG_PER_IP_DEFAULT 16
+#define CONFIG_PER_IP_MIN 2
+#define CONFIG_PER_IP_MAX 1024
+/* The per-IP cap in effect for c (after config_load). */
+unsigned config_max_connections_per_ip(const struct config *c);
+/* The cross-key rule above: 0, or -EINVAL with err naming both keys. */
+int config_check_limits(const struct config *c, struct errmsg *err);
 
 /* "500ms", "30s", "5m", "24h", "7d", or a plain number of seconds, into
  * milliseconds. -EINVAL for anything else or zero. */

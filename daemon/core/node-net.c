@@ -25,8 +25,9 @@
  * end rather than a reset; the stop stays prompt. */
 #define NODE_SHUTDOWN_LINGER_MS 500
 
-/* The limits we run with, written out so net.stats can show them (zero
- * fields would take the same defaults inside the host). */
+/* The limits we run with, written out (zero fields would take the same
+ * defaults inside the host); max_conns_per_ip comes from the config
+ * (max-connections-per-ip) at start, and net.stats shows the host's. */
 static const struct host_limits node_limits = {
         .max_conns = HOST_DEFAULT_MAX_CONNS,
         .max_conns_per_peer = HOST_DEFAULT_MAX_CONNS_PER_PEER,
@@ -135,6 +136,7 @@ int node_net_start(struct node *n, struct errmsg *err)
 	        .n_listen = n_addrs,
 	        .limits = node_limits,
 	};
+	hc.limits.max_conns_per_ip = config_max_connections_per_ip(&n->cfg);
 	r = host_new(n->base, &hc, &n->host, err);
 	for (size_t i = 0; i < n_addrs; i++)
 		multiaddr_free(&addrs[i]);

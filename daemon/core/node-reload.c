@@ -1,15 +1,18 @@
 /* SIGHUP: read the config file again (with the same command line, which
- * still wins) and apply what can change while running: the log level and
- * the device name. Anything else that changed is logged as needing a
- * restart, on every reload until it happens. A file that no longer parses
- * changes nothing. The device name is applied only when the configured
- * value changed, so a reload never undoes a rename made over RPC. */
+ * still wins) and apply what can change while running: the log level, the
+ * device name and the file-transfer settings (receive-dir, auto-accept,
+ * request-timeout, for what comes next: node-transfers.c). Anything else
+ * that changed is logged as needing a restart, on every reload until it
+ * happens. A file that no longer parses changes nothing. The device name is
+ * applied only when the configured value changed, so a reload never undoes
+ * a rename made over RPC. */
 #include "node.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "node-transfers.h"
 #include "notify.h"
 
 static bool str_differs(const char *a, const char *b)
@@ -42,6 +45,16 @@ static int report_restart_needed(const struct config *cur, const struct config *
 	        {"bootstrap", list_differs(&cur->bootstrap, &next->bootstrap)},
 	        {"mdns-interface", list_differs(&cur->mdns_interfaces, &next->mdns_interfaces)},
 	        {"no-mdns", cur->no_mdns != next->no_mdns},
+	        {"max-connections", cur->max_connections != next->max_connections},
+	        {"max-connections-per-ip",
+	         config_max_connections_per_ip(cur) != config_max_connections_per_ip(next)},
+	        {"connection-timeout", cur->connection_timeout_ms != next->connection_timeout_ms},
+	        {"retry-interval", cur->retry_interval_ms != next->retry_interval_ms},
+	        {"keepalive-interval", cur->keepalive_ms != next->keepalive_ms},
+	        {"key-rotation-interval", cur->key_rotation_ms != next->key_rotation_ms},
+	        {"auto-reconnect", config_has(cur, CONFIG_AUTO_RECONNECT) !=
+	                                           config_has(next, CONFIG_AUTO_RECONNECT) ||
+	                                   cur->auto_reconnect != next->auto_reconnect},
 	};
 	int changed = 0;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -90,6 +103,7 @@ void node_reload(struct node *n)
 	} else {
 		int changed = apply_log_level(&n->cfg, &next);
 		changed += apply_device_name(n, &next);
+		changed += node_transfers_reload(n, &next);
 		changed += report_restart_needed(&n->cfg, &next);
 		if (!changed)
 			log_info("reload: %s: nothing changed",

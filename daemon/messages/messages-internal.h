@@ -1,5 +1,5 @@
 /* Shared by the files of the message service (messages.c, msg-send.c,
- * msg-stream.c, msg-builtin.c); not for other modules. */
+ * msg-stream.c, msg-builtin.c, msg-inbox.c); not for other modules. */
 #pragma once
 
 #include <sys/queue.h>
@@ -12,6 +12,50 @@
 
 struct stream;
 struct msg_device;
+
+/* What a durable message waits for, as a handler key: its Custom protocol,
+ * or "#<body number>" for a built-in body. */
+#define MSG_KEY_MAX (MESSAGES_PROTOCOL_NAME_MAX + 2)
+
+/* ---- the receiver's durable inbox (msg-inbox.c) ---- */
+
+enum msg_in_state {
+	MSG_IN_NEW,   /* waiting for a handler */
+	MSG_IN_SHOWN, /* handed to a handler that finishes it later */
+	MSG_IN_DONE,  /* finished; leaves the record at the next sync */
+};
+
+/* One durable message we acknowledged. */
+struct msg_inentry {
+	uint8_t id[DEVMSG_ID_LEN];
+	uint8_t *bytes; /* the packed DeviceMessage */
+	size_t len;
+	char key[MSG_KEY_MAX];
+	enum msg_in_state state;
+	bool redelivered; /* handed over before, or loaded after a restart */
+	bool fresh;       /* read in the batch being committed: its stream answers */
+	bool refused;     /* its handler refused it for good (DENIED) */
+};
+
+/* One inbox record: the entries not yet dropped from it on disk. */
+struct msg_inrec {
+	TAILQ_ENTRY(msg_inrec) link;
+	uint64_t seq; /* inbox/<device>.<seq> */
+	struct msg_inentry *e;
+	size_t n, ndone, bytes; /* bytes: the encoded record's size */
+	bool on_disk;
+};
+
+TAILQ_HEAD(msg_inrec_list, msg_inrec);
+
+struct msg_inbox {
+	struct msg_inrec_list recs;  /* on disk, oldest first */
+	struct msg_inrec_list batch; /* staged while a batch is read */
+	uint64_t next_seq;
+	size_t count, bytes; /* entries not done (staged included), their bytes */
+	size_t staged;
+	unsigned busy; /* handing over: syncs wait until it is over */
+};
 
 /* Handler keys one stream remembers as refused (then all are). */
 #define MSG_BLOCKED_MAX 8
@@ -68,7 +112,8 @@ struct msg_device {
 	struct msg_opener *opener;
 	struct msg_stream_list streams; /* every open stream, out included */
 	struct msgq q;
-	struct msgdedup *dedup;           /* opened on the first durable message */
+	struct msgdedup *dedup; /* opened on the first durable message */
+	struct msg_inbox inbox;
 	struct msg_waiter_list waiters;   /* their message is still queued */
 	struct msg_waiter_list answering; /* their message was written */
 	struct event *retry;              /* reopen the outbound stream */
@@ -98,9 +143,10 @@ struct messages {
 	size_t nhandlers;
 	struct devmsg_corr corr;
 	struct event *timer;
-	uint64_t timer_at; /* mono ms it is armed for; 0: not armed */
-	uint64_t seed;     /* dedup hashing */
-	bool registered;   /* our protocol is in the host's registry */
+	uint64_t timer_at;      /* mono ms it is armed for; 0: not armed */
+	uint64_t seed;          /* dedup hashing */
+	struct event *inbox_ev; /* hand inbox entries to new handlers */
+	bool registered;        /* our protocol is in the host's registry */
 };
 
 /* messages.c */
@@ -108,6 +154,7 @@ struct msg_device *msg_device_find(const struct messages *m, const char *id);
 /* Find or create (-EINVAL bad id, -ENOSPC MESSAGES_MAX_DEVICES, -ENOMEM). */
 int msg_device_get(struct messages *m, const char *id, struct msg_device **ret);
 const struct msg_handler *msg_handler_find(const struct messages *m, const devmsg_pb *msg);
+void msg_handler_key(const devmsg_pb *msg, char key[MSG_KEY_MAX]);
 /* The device's dedup window, opened (loaded) on first use; NULL on error
  * (logged). */
 struct msgdedup *msg_device_dedup(struct messages *m, struct msg_device *d);
@@ -152,6 +199,41 @@ int msg_stream_flush(struct msg_stream *ms);
 void msg_stream_kick(struct msg_stream *ms);
 /* Bytes waiting in ms->out. */
 size_t msg_stream_buffered(const struct msg_stream *ms);
+/* Answer req on stream origin with the Error for a handler's err. */
+void msg_stream_refuse(void *origin, const devmsg_pb *req, int err);
+
+/* msg-inbox.c */
+void msg_inbox_init(struct msg_inbox *ib);
+void msg_inbox_free(struct msg_inbox *ib);
+/* 0, or -ENOBUFS when a message of len bytes would pass the bounds. */
+int msg_inbox_room(const struct messages *m, const struct msg_device *d, size_t len);
+/* Is id staged in the batch being read? */
+bool msg_inbox_staged(const struct msg_device *d, const uint8_t id[DEVMSG_ID_LEN]);
+/* Stage a new durable message (bytes: packed) in the batch. -ENOMEM. */
+int msg_inbox_stage(struct messages *m, struct msg_device *d, const devmsg_pb *msg,
+                    const uint8_t *bytes, size_t len);
+/* Write the staged batch (one record per MSGREC_INBOX_ENTRIES messages or
+ * MSGREC_INBOX_MAX_BYTES). 0 and *first is the first record written (NULL
+ * when nothing was staged); on a store error every staged entry is handed
+ * to refuse (fresh, not in the inbox) and dropped. */
+int msg_inbox_commit(struct messages *m, struct msg_device *d, struct msg_inrec **first,
+                     void (*refuse)(void *ctx, const uint8_t *bytes, size_t len), void *ctx,
+                     struct errmsg *err);
+/* Hand every waiting entry to its handler, in order per handler key
+ * (origin answers the fresh ones; NULL when there are none). */
+void msg_inbox_deliver(struct messages *m, struct msg_device *d, void *origin);
+/* Drop what is done from disk: records rewritten or deleted. Errors are
+ * logged and retried at the next sync; the first is returned (err may be
+ * NULL). */
+int msg_inbox_sync(struct messages *m, struct msg_device *d, struct errmsg *err);
+/* Entries of a handler key that was handed over go back in line. */
+void msg_inbox_unshow(struct messages *m, const char *key);
+/* Deliver soon (a handler appeared; after the start). */
+void msg_inbox_kick(struct messages *m);
+void msg_inbox_kick_cb(evutil_socket_t fd, short what, void *arg);
+/* Load every device's records at start (unreadable ones are skipped and
+ * left in place); the devices' dedup windows then hold every inbox id. */
+int msg_inbox_load(struct messages *m, struct errmsg *err);
 
 /* msg-builtin.c: Ping -> Pong and Keepalive. */
 int msg_builtin_register(struct messages *m);

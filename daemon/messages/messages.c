@@ -47,6 +47,7 @@ int msg_device_get(struct messages *m, const char *id, struct msg_device **ret)
 	d->m = m;
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	LIST_INIT(&d->streams);
+	msg_inbox_init(&d->inbox);
 	TAILQ_INIT(&d->waiters);
 	TAILQ_INIT(&d->answering);
 	msgq_init(&d->q, m->cfg.max_queue, m->cfg.max_queue_bytes);
@@ -78,6 +79,15 @@ struct msgdedup *msg_device_dedup(struct messages *m, struct msg_device *d)
 		free(w);
 		return NULL;
 	}
+	/* The inbox is written before the window: after a crash between the
+	 * two, its ids are only in the inbox. They count as received. */
+	struct msg_inrec *rec;
+	TAILQ_FOREACH(rec, &d->inbox.recs, link)
+	for (size_t i = 0; i < rec->n; i++)
+		if (!msgdedup_contains(w, rec->e[i].id))
+			msgdedup_add(w, rec->e[i].id);
+	if (msgdedup_dirty(w) && msgdedup_flush(w, m->cfg.store, &err) < 0)
+		log_error("device %s: cannot store the message dedup window: %s", d->id, err.text);
 	d->dedup = w;
 	return w;
 }
@@ -88,6 +98,7 @@ static void device_free(struct messages *m, struct msg_device *d)
 	if (d->opener)
 		d->opener->dev = NULL;
 	msg_device_drop_queue(m, d);
+	msg_inbox_free(&d->inbox);
 	if (d->dedup)
 		msgdedup_free(d->dedup);
 	free(d->dedup);
@@ -186,7 +197,10 @@ int messages_register(struct messages *m, const char *protocol, messages_handler
 {
 	if (!protocol_name_ok(protocol))
 		return -EINVAL;
-	return add_row(m, protocol, DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM, fn, ctx);
+	int r = add_row(m, protocol, DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM, fn, ctx);
+	if (r == 0)
+		msg_inbox_kick(m); /* durable messages may wait for it */
+	return r;
 }
 
 int messages_register_body(struct messages *m, DevmsgPb__DeviceMessage__BodyCase body,
@@ -196,21 +210,33 @@ int messages_register_body(struct messages *m, DevmsgPb__DeviceMessage__BodyCase
 	    strcmp(devmsg_body_name(body), "unknown") == 0 ||
 	    body == DEVMSG_PB__DEVICE_MESSAGE__BODY__NOT_SET)
 		return -EINVAL;
-	return add_row(m, "", body, fn, ctx);
+	int r = add_row(m, "", body, fn, ctx);
+	if (r == 0)
+		msg_inbox_kick(m);
+	return r;
 }
 
 int messages_unregister(struct messages *m, const char *protocol)
 {
 	if (!protocol)
 		return -ENOENT;
-	return remove_row(m, protocol, DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM);
+	int r = remove_row(m, protocol, DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM);
+	if (r == 0)
+		msg_inbox_unshow(m, protocol);
+	return r;
 }
 
 int messages_unregister_body(struct messages *m, DevmsgPb__DeviceMessage__BodyCase body)
 {
 	if (body == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM)
 		return -ENOENT;
-	return remove_row(m, "", body);
+	int r = remove_row(m, "", body);
+	if (r == 0) {
+		char key[MSG_KEY_MAX];
+		snprintf(key, sizeof(key), "#%u", (unsigned)body);
+		msg_inbox_unshow(m, key);
+	}
+	return r;
 }
 
 bool messages_has_handler(const struct messages *m, const char *protocol)
@@ -227,6 +253,15 @@ const struct msg_handler *msg_handler_find(const struct messages *m, const devms
 	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM && !*protocol)
 		return NULL;
 	return find_row((struct messages *)m, protocol, msg->body_case);
+}
+
+void msg_handler_key(const devmsg_pb *msg, char key[MSG_KEY_MAX])
+{
+	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM)
+		snprintf(key, MSG_KEY_MAX, "%s",
+		         msg->custom->protocol ? msg->custom->protocol : "");
+	else
+		snprintf(key, MSG_KEY_MAX, "#%u", (unsigned)msg->body_case);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -274,6 +309,10 @@ static void set_defaults(struct messages_config *c)
 		c->dedup_window = MESSAGES_DEDUP_WINDOW;
 	if (!c->max_outstanding)
 		c->max_outstanding = MESSAGES_MAX_OUTSTANDING;
+	if (!c->inbox_max)
+		c->inbox_max = MESSAGES_INBOX_MAX;
+	if (!c->inbox_max_bytes)
+		c->inbox_max_bytes = MESSAGES_INBOX_MAX_BYTES;
 }
 
 static int start(struct messages *m, struct errmsg *err)
@@ -282,12 +321,18 @@ static int start(struct messages *m, struct errmsg *err)
 	if (r < 0)
 		return errmsg_set(err, r, "message service: bad max_outstanding");
 	m->timer = evtimer_new(m->cfg.base, msg_timer_cb, m);
-	if (!m->timer || crypto_random(&m->seed, sizeof(m->seed)) < 0)
+	m->inbox_ev = event_new(m->cfg.base, -1, 0, msg_inbox_kick_cb, m);
+	if (!m->timer || !m->inbox_ev || crypto_random(&m->seed, sizeof(m->seed)) < 0)
 		return errmsg_set(err, -ENOMEM, "message service: out of memory");
 	size_t skipped = 0;
 	r = msgstore_load(m->cfg.store, load_visit, m, &skipped, err);
 	if (r < 0) {
 		errmsg_prefix(err, "cannot load the durable message queues");
+		return r;
+	}
+	r = msg_inbox_load(m, err);
+	if (r < 0) {
+		errmsg_prefix(err, "cannot load the durable message inboxes");
 		return r;
 	}
 	r = msg_builtin_register(m);
@@ -342,6 +387,8 @@ void messages_free(struct messages *m)
 		device_free(m, d);
 	if (m->timer)
 		event_free(m->timer);
+	if (m->inbox_ev)
+		event_free(m->inbox_ev);
 	devmsg_corr_free(&m->corr);
 	free(m);
 }
@@ -361,6 +408,7 @@ int messages_device_stats(const struct messages *m, const char *device_id,
 	        .unsent = d->q.unsent,
 	        .queued_bytes = d->q.bytes,
 	        .durable = d->durable,
+	        .inbox = d->inbox.count,
 	        .sent = d->sent,
 	        .received = d->received,
 	        .acked = d->acked,
@@ -387,4 +435,15 @@ const char *messages_device_at(const struct messages *m, size_t i)
 size_t messages_outstanding(const struct messages *m)
 {
 	return devmsg_corr_count(&m->corr);
+}
+
+/* ---- forgetting a device ------------------------------------------------------- */
+
+int messages_forget_device(struct messages *m, const char *device_id, struct errmsg *err)
+{
+	struct msg_device *d =
+	        msgstore_device_id_ok(device_id) ? msg_device_find(m, device_id) : NULL;
+	if (d)
+		device_free(m, d);
+	return msgstore_purge_device(m->cfg.store, device_id, err);
 }

@@ -15,10 +15,17 @@
  * Durable messages are stored encrypted (msgstore.h) before
  * messages_send() returns, resent after every reconnect in priority order
  * until the receiver's Ack, and deleted then. The receiver handles each
- * once: it keeps a dedup window per device on disk and writes it before it
- * acknowledges. A receiver that answers a durable message with an Error
- * (no handler for its protocol, say) ends its delivery: the sender deletes
- * it and reports the failure (on_outcome).
+ * once: before it acknowledges, it stores the message in its inbox
+ * (inbox/<device>.<n>, one record per batch read) and its id in the
+ * device's dedup window, both on disk; then it hands the message to the
+ * handler from the inbox. A handler finishes at once (returns 0) or later
+ * (returns MESSAGES_LATER, then messages_complete()); until then the
+ * message stays in the inbox and is handed again, marked redelivered, to
+ * the next handler of its protocol after the handler goes away or the
+ * daemon restarts. A receiver that refuses a durable message with an
+ * Error (no handler for its protocol, say) ends its delivery: the sender
+ * deletes it and reports the failure (on_outcome); passing refusals (no
+ * handler yet, inbox full) are deferrals, and the sender sends it again.
  *
  * Everything runs on the daemon's loop. Callbacks never run from inside
  * the messages_* call that caused them. */
@@ -43,6 +50,13 @@
  * unacknowledged messages a peer keeps for us (MESSAGES_MAX_QUEUE), so an
  * id never leaves the window before its last resend. */
 #define MESSAGES_DEDUP_WINDOW (2 * MESSAGES_MAX_QUEUE)
+/* Durable messages per sending device that are acknowledged but not yet
+ * finished by their handler (the receiver's inbox), and their bytes. Over
+ * either, new durable messages are deferred (Error QUEUE_FULL) and the
+ * sender sends them again later: nothing is lost. The entry bound is the
+ * dedup window, so every id in the inbox is also in the window. */
+#define MESSAGES_INBOX_MAX MESSAGES_DEDUP_WINDOW
+#define MESSAGES_INBOX_MAX_BYTES ((size_t)16 << 20)
 /* Requests waiting for a reply, all devices together. */
 #define MESSAGES_MAX_OUTSTANDING 16384
 #define MESSAGES_DEFAULT_TIMEOUT_MS 30000
@@ -90,6 +104,7 @@ struct messages_config {
 	void *ctx;
 	/* 0 takes the defaults above. */
 	size_t max_queue, max_queue_bytes, dedup_window, max_outstanding;
+	size_t inbox_max, inbox_max_bytes;
 };
 
 /* Register the protocol on cfg->host and load the durable queues from the
@@ -116,13 +131,24 @@ struct messages_incoming {
 	const devmsg_pb *msg;
 	bool needs_reply; /* the sender waits (devmsg_expects_reply) */
 	bool durable;
-	void *origin; /* the stream it came on, for messages_respond() */
+	/* Durable only: it was handed to a handler before (which went away
+	 * without finishing it, or the daemon restarted), or may have been. */
+	bool redelivered;
+	void *origin; /* the stream it came on, for messages_respond(); NULL
+	                 for a message handed over from the inbox later */
 };
 
-/* Return 0 once the message is handled (for a durable one: the sender is
- * told so and never sends it again), or a negative errno and the sender
+/* A durable message's handler returns this to finish it later with
+ * messages_complete(): it stays in the inbox until then. */
+#define MESSAGES_LATER 1
+
+/* Return 0 once the message is handled, or a negative errno and the sender
  * gets an Error: -ENOENT NO_HANDLER (e.g. the app behind it is gone),
- * -EACCES DENIED, -ENOBUFS QUEUE_FULL, others INTERNAL. */
+ * -EACCES DENIED, -ENOBUFS QUEUE_FULL, others INTERNAL. A durable message
+ * comes from the inbox, already acknowledged: 0 drops it from the inbox,
+ * MESSAGES_LATER keeps it there until messages_complete(), -EACCES/-EPERM
+ * drop it (the sender gets DENIED when the message is new, else it is
+ * logged), other errors keep it for the next handler of its protocol. */
 typedef int (*messages_handler_fn)(void *ctx, struct messages *m,
                                    const struct messages_incoming *in);
 
@@ -133,7 +159,8 @@ int messages_register(struct messages *m, const char *protocol, messages_handler
 /* A built-in body (Ping, Keepalive, SessionRefresh...). Same errors. */
 int messages_register_body(struct messages *m, DevmsgPb__DeviceMessage__BodyCase body,
                            messages_handler_fn fn, void *ctx);
-/* -ENOENT when not registered. */
+/* -ENOENT when not registered. Durable messages the handler did not finish
+ * go back in line for the next handler of the protocol. */
 int messages_unregister(struct messages *m, const char *protocol);
 int messages_unregister_body(struct messages *m, DevmsgPb__DeviceMessage__BodyCase body);
 bool messages_has_handler(const struct messages *m, const char *protocol);
@@ -142,6 +169,28 @@ bool messages_has_handler(const struct messages *m, const char *protocol);
  * body is set by the caller; id, in_reply_to and priority HIGH are set
  * here. 0, -EINVAL (not a valid message), -ENOMEM. */
 int messages_respond(struct messages *m, const struct messages_incoming *in, devmsg_pb *reply);
+
+/* The durable message id from a device, handed to a handler that returned
+ * MESSAGES_LATER, is done: it leaves the inbox (on disk before this
+ * returns; called from inside a handler, once the handler returns) and is
+ * never handed over again. -ENOENT (not in the inbox), the store's errors
+ * (then it stays). */
+int messages_complete(struct messages *m, const char *device_id, const uint8_t id[DEVMSG_ID_LEN],
+                      struct errmsg *err);
+/* The same without writing: many finish, then one messages_inbox_flush()
+ * writes each record they were in once. Until then a restart hands them
+ * over again. -ENOENT. */
+int messages_complete_later(struct messages *m, const char *device_id,
+                            const uint8_t id[DEVMSG_ID_LEN], struct errmsg *err);
+/* Write what finished since the last write. The store's first error, with
+ * err naming the file (what failed stays finished in memory and is written
+ * at the next flush). */
+int messages_inbox_flush(struct messages *m, struct errmsg *err);
+/* The inbox entry with this id, not yet done: its device and its handler
+ * key (the Custom protocol, or "#<body number>"); -ENOENT. The strings
+ * live until the entry is done. */
+int messages_inbox_find(const struct messages *m, const uint8_t id[DEVMSG_ID_LEN],
+                        const char **ret_device_id, const char **ret_key);
 
 /* ---- sending ------------------------------------------------------------- */
 
@@ -190,6 +239,7 @@ struct messages_device_stats {
 	size_t unsent;    /* waiting to be written */
 	size_t queued_bytes;
 	size_t durable; /* durable messages not yet acknowledged */
+	size_t inbox;   /* durable messages from it not yet finished here */
 	uint64_t sent, received, acked, refused, duplicates;
 };
 
@@ -201,3 +251,12 @@ size_t messages_device_count(const struct messages *m);
 const char *messages_device_at(const struct messages *m, size_t i);
 /* Requests waiting for replies. */
 size_t messages_outstanding(const struct messages *m);
+
+/* ---- forgetting a device ------------------------------------------------------ */
+
+/* The device was unpaired: drop everything the service holds for it
+ * (streams, queue, waiting senders get -ECANCELED, dedup window, inbox) and
+ * delete its queue/, dedup/ and inbox/ records from the store
+ * (msgstore_purge_device()). The store's errors, with err naming the file;
+ * what could be deleted is. */
+int messages_forget_device(struct messages *m, const char *device_id, struct errmsg *err);

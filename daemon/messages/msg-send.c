@@ -390,6 +390,12 @@ int messages_reply(struct messages *m, const char *device_id,
 int messages_respond(struct messages *m, const struct messages_incoming *in, devmsg_pb *reply)
 {
 	struct msg_stream *ms = in->origin;
+	if (!ms) {
+		/* Handed over from the inbox later: its stream may be gone. */
+		struct errmsg e;
+		int r = messages_reply(m, in->device_id, in->msg->id.data, reply, &e);
+		return r == -EINVAL || r == -ENOMEM ? r : r < 0 ? -ENOBUFS : 0;
+	}
 	uint8_t id[DEVMSG_ID_LEN];
 	if (msg_new_id(id) < 0)
 		return -EIO;

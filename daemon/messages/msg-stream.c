@@ -3,8 +3,10 @@
  * Reading: frames are decoded one by one (lpmsg + devmsg_decode, caps
  * checked before anything is allocated) and dispatched; anything invalid
  * is answered with an Error on the same stream, never silence. Durable
- * messages are checked against the device's dedup window, handled, added
- * to it, and acknowledged in one Ack per batch once the window is on disk.
+ * messages are checked against the device's dedup window and staged in
+ * its inbox (msg-inbox.c); at the end of each batch the staged ones are
+ * written as one inbox record, added to the window (written too), handed
+ * to their handlers from the inbox, and acknowledged in one Ack.
  *
  * Writing: answers and queued messages are appended to the stream's own
  * buffer and handed to the stream in large writes; past
@@ -22,7 +24,8 @@
 #include "net/host.h"
 #include "net/stream.h"
 
-/* Durable messages handled per batch: one dedup write and one Ack each. */
+/* Durable messages read per batch: one inbox record, one dedup write and
+ * one Ack each. */
 #define ACK_BATCH 256
 /* Reopen delays for the outbound stream after a failure. */
 #define RETRY_FIRST_MS 100
@@ -183,21 +186,66 @@ static void reply_error(struct msg_stream *ms, const devmsg_pb *req, DevmsgPb__E
 	buf_free(&out);
 }
 
-/* One Ack per ACK_BATCH ids, once the dedup window holding them is on disk. */
+/* A staged message the inbox could not store: the sender keeps it and
+ * sends it again (a passing Error). */
+static void refuse_staged(void *ctx, const uint8_t *bytes, size_t len)
+{
+	struct msg_stream *ms = ctx;
+	devmsg_pb *msg = NULL;
+	if (devmsg_decode(bytes, len, &msg, NULL, NULL) < 0)
+		return;
+	reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_INTERNAL,
+	            "deferred: the receiver cannot store the message now; send it again later");
+	devmsg_free(msg);
+}
+
+/* The end of a batch: the new durable messages go into the inbox (on
+ * disk), their ids into the window (on disk), then to their handlers from
+ * the inbox; finished ones leave the inbox; one Ack covers the batch. Any
+ * answer a handler wrote waits in ms->out until after all of it. */
+static void commit_batch(struct msg_stream *ms)
+{
+	struct messages *m = ms->m;
+	struct msg_device *d = ms->dev;
+	struct errmsg e;
+	struct msg_inrec *first = NULL, *rec;
+	if (d->inbox.staged && msg_inbox_commit(m, d, &first, refuse_staged, ms, &e) < 0) {
+		log_error("device %s: cannot store received durable messages: %s", d->id, e.text);
+		ms->block_all = true; /* later ones would overtake the refused ones */
+	}
+	struct msgdedup *w = d->dedup;
+	for (rec = first; w && rec; rec = TAILQ_NEXT(rec, link))
+		for (size_t i = 0; i < rec->n; i++)
+			msgdedup_add(w, rec->e[i].id);
+	bool stored = true;
+	if (w && msgdedup_flush(w, m->cfg.store, &e) < 0) {
+		/* No Ack without the window on disk: the sender resends later,
+		 * and the window in memory knows the ids then. */
+		log_error("device %s: cannot store the message dedup window: %s", d->id, e.text);
+		stored = false;
+	}
+	if (first)
+		msg_inbox_deliver(m, d, ms);
+	for (rec = first; rec; rec = TAILQ_NEXT(rec, link))
+		for (size_t i = 0; i < rec->n; i++) {
+			struct msg_inentry *en = &rec->e[i];
+			if (en->fresh && !en->refused && stored)
+				buf_append(&ms->acks, en->id, DEVMSG_ID_LEN);
+			en->fresh = false;
+		}
+	if (first)
+		msg_inbox_sync(m, d, NULL);
+	if (!stored)
+		buf_reset(&ms->acks);
+}
+
+/* One Ack per batch, once everything it covers is on disk. */
 static void send_acks(struct msg_stream *ms)
 {
+	commit_batch(ms);
 	size_t n = ms->acks.len / DEVMSG_ID_LEN;
 	if (!n)
 		return;
-	struct msgdedup *w = ms->dev->dedup;
-	struct errmsg e;
-	if (w && msgdedup_flush(w, ms->m->cfg.store, &e) < 0) {
-		/* No Ack without the window on disk: the sender resends later. */
-		log_error("device %s: cannot store the message dedup window: %s", ms->dev->id,
-		          e.text);
-		buf_reset(&ms->acks);
-		return;
-	}
 	ProtobufCBinaryData ids[ACK_BATCH];
 	for (size_t i = 0; i < n; i++)
 		ids[i] = (ProtobufCBinaryData){DEVMSG_ID_LEN, ms->acks.data + i * DEVMSG_ID_LEN};
@@ -267,16 +315,6 @@ static int handle(struct msg_stream *ms, const devmsg_pb *msg, bool durable)
 	return r;
 }
 
-/* What a durable message is blocked by: its Custom protocol, or "#<body>". */
-static void handler_key(const devmsg_pb *msg, char key[MESSAGES_PROTOCOL_NAME_MAX + 2])
-{
-	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM)
-		snprintf(key, MESSAGES_PROTOCOL_NAME_MAX + 2, "%s",
-		         msg->custom->protocol ? msg->custom->protocol : "");
-	else
-		snprintf(key, MESSAGES_PROTOCOL_NAME_MAX + 2, "#%u", (unsigned)msg->body_case);
-}
-
 static bool blocked(const struct msg_stream *ms, const char *key)
 {
 	if (ms->block_all)
@@ -295,39 +333,79 @@ static void block(struct msg_stream *ms, const char *key)
 		ms->block_all = true;
 }
 
-static void dispatch_durable(struct msg_stream *ms, const devmsg_pb *msg)
+void msg_stream_refuse(void *origin, const devmsg_pb *req, int err)
 {
-	struct msgdedup *w = msg_device_dedup(ms->m, ms->dev);
+	char text[256];
+	snprintf(text, sizeof(text), "the handler failed: %s", strerror(-err));
+	reply_error(origin, req, error_code(err), text);
+}
+
+/* Refused before it is staged, so the sender sends it again later:
+ * refusals keep order, every later one for the same handler is refused on
+ * this stream too. */
+static void no_handler(struct msg_stream *ms, const devmsg_pb *msg, const char *key)
+{
+	char text[256];
+	if (msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM)
+		snprintf(text, sizeof(text), "no handler for protocol '%.128s' on this device",
+		         msg->custom->protocol ? msg->custom->protocol : "");
+	else
+		snprintf(text, sizeof(text), "no handler for %s messages on this device",
+		         devmsg_body_name(msg->body_case));
+	reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_NO_HANDLER, text);
+	block(ms, key);
+}
+
+/* A durable message: acknowledged again when seen before, else staged in
+ * the inbox (bytes: the packed message) for the end of the batch. */
+static void dispatch_durable(struct msg_stream *ms, const devmsg_pb *msg, const uint8_t *bytes,
+                             size_t len)
+{
+	struct msg_device *d = ms->dev;
+	struct msgdedup *w = msg_device_dedup(ms->m, d);
 	if (!w) {
 		reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_INTERNAL,
 		            "the receiver cannot read its dedup window");
 		return;
 	}
 	if (msgdedup_contains(w, msg->id.data)) {
-		ms->dev->duplicates++; /* handled before: acknowledge again */
+		d->duplicates++; /* received before: acknowledge again */
 		buf_append(&ms->acks, msg->id.data, DEVMSG_ID_LEN);
 		return;
 	}
-	char key[MESSAGES_PROTOCOL_NAME_MAX + 2];
-	handler_key(msg, key);
+	if (msg_inbox_staged(d, msg->id.data)) {
+		d->duplicates++; /* its Ack (or refusal) comes with the batch */
+		return;
+	}
+	char key[MSG_KEY_MAX];
+	msg_handler_key(msg, key);
 	if (blocked(ms, key)) {
 		reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_NO_HANDLER,
 		            "deferred: an earlier message for the same handler was refused on "
 		            "this stream; send them again");
 		return;
 	}
-	int r = handle(ms, msg, true);
-	if (r < 0) {
-		/* Passing refusals keep order: the sender resends from here. */
-		if (r != -EACCES && r != -EPERM)
-			block(ms, key);
+	if (!msg_handler_find(ms->m, msg))
+		return no_handler(ms, msg, key);
+	if (msg_inbox_room(ms->m, d, len) < 0) {
+		char text[256];
+		snprintf(text, sizeof(text),
+		         "deferred: the receiver's inbox for this device is full (%zu messages, "
+		         "%zu bytes; the bounds are %zu and %zu); send it again later",
+		         d->inbox.count, d->inbox.bytes, ms->m->cfg.inbox_max,
+		         ms->m->cfg.inbox_max_bytes);
+		reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_QUEUE_FULL, text);
+		ms->block_all = true;
 		return;
 	}
-	if (msgdedup_add(w, msg->id.data) == 0)
-		buf_append(&ms->acks, msg->id.data, DEVMSG_ID_LEN);
+	if (!bytes || msg_inbox_stage(ms->m, d, msg, bytes, len) < 0) {
+		reply_error(ms, msg, DEVMSG_PB__ERROR__CODE__ERROR_INTERNAL,
+		            "deferred: the receiver is out of memory; send it again later");
+		block(ms, key);
+	}
 }
 
-static void dispatch(struct msg_stream *ms, const devmsg_pb *msg)
+static void dispatch(struct msg_stream *ms, const devmsg_pb *msg, const uint8_t *bytes, size_t len)
 {
 	struct messages *m = ms->m;
 	struct msg_device *d = ms->dev;
@@ -347,7 +425,7 @@ static void dispatch(struct msg_stream *ms, const devmsg_pb *msg)
 		return; /* never answered */
 	}
 	if (msg->has_durable && msg->durable)
-		return dispatch_durable(ms, msg);
+		return dispatch_durable(ms, msg, bytes, len);
 	handle(ms, msg, false);
 }
 
@@ -381,13 +459,23 @@ static int read_one(struct msg_stream *ms)
 	struct devmsg_fault f;
 	struct errmsg e;
 	int r = devmsg_decode(frame, flen, &msg, &f, &e);
-	stream_consume(ms->s, (size_t)n); /* the decoded copy is all we need */
 	if (r < 0) {
+		stream_consume(ms->s, (size_t)n);
 		log_debug("device %s: %s", ms->dev->id, e.text);
 		reply_fault(ms, &f, e.text);
 		return 1;
 	}
-	dispatch(ms, msg);
+	/* A durable message is staged as its bytes: keep them past the
+	 * consume (the decoded copy is all the rest needs). */
+	uint8_t small[512], *bytes = NULL;
+	if (msg->has_durable && msg->durable)
+		bytes = flen <= sizeof(small) ? small : malloc(flen);
+	if (bytes)
+		memcpy(bytes, frame, flen);
+	stream_consume(ms->s, (size_t)n);
+	dispatch(ms, msg, bytes, bytes ? flen : 0);
+	if (bytes != small)
+		free(bytes);
 	devmsg_free(msg);
 	return 1;
 }
@@ -417,7 +505,7 @@ static void pump_input(struct msg_stream *ms)
 	while (r > 0 && msg_stream_buffered(ms) < MESSAGES_STREAM_HIGH_WATER) {
 		for (unsigned i = 0; i < ACK_BATCH && r > 0 &&
 		                     msg_stream_buffered(ms) < MESSAGES_STREAM_HIGH_WATER &&
-		                     ms->acks.len < ACK_BATCH * DEVMSG_ID_LEN;
+		                     ms->acks.len / DEVMSG_ID_LEN + d->inbox.staged < ACK_BATCH;
 		     i++)
 			r = read_one(ms);
 		send_acks(ms);

@@ -15,6 +15,7 @@
 
 #define NS_QUEUE "queue"
 #define NS_DEDUP "dedup"
+#define NS_INBOX "inbox"
 #define NUM_DIGITS 16
 
 bool msgstore_device_id_ok(const char *id)
@@ -265,4 +266,79 @@ int msgdedup_flush(struct msgdedup *d, struct securestore *s, struct errmsg *err
 	d->dirty_from = d->total;
 	drop_old_chunks(d, s);
 	return 0;
+}
+
+/* ---- inbox records ----------------------------------------------------------- */
+
+int msgstore_inbox_put(struct securestore *s, const char *device_id, uint64_t seq,
+                       const uint8_t *data, size_t len, struct errmsg *err)
+{
+	if (!msgstore_device_id_ok(device_id))
+		return errmsg_set(err, -EINVAL, "bad device id for the message inbox");
+	char name[MSGSTORE_DEVICE_ID_MAX + NUM_DIGITS + 2];
+	record_name(name, sizeof(name), device_id, seq);
+	return securestore_put(s, NS_INBOX, name, data, len, err);
+}
+
+int msgstore_inbox_delete(struct securestore *s, const char *device_id, uint64_t seq,
+                          struct errmsg *err)
+{
+	char name[MSGSTORE_DEVICE_ID_MAX + NUM_DIGITS + 2];
+	record_name(name, sizeof(name), device_id, seq);
+	int r = securestore_delete(s, NS_INBOX, name, err);
+	return r == -ENOENT ? 0 : r;
+}
+
+int msgstore_inbox_load(struct securestore *s, msgstore_inbox_fn visit, void *ctx,
+                        struct errmsg *err)
+{
+	char **names = NULL;
+	int r = securestore_list(s, NS_INBOX, &names, err);
+	for (size_t i = 0; r == 0 && names[i]; i++) {
+		char dev[MSGSTORE_DEVICE_ID_MAX + 1];
+		uint64_t seq;
+		if (!parse_name(names[i], dev, &seq)) {
+			log_warning("inbox/%s: not a message inbox record name; left in place",
+			            names[i]);
+			continue;
+		}
+		_cleanup_secret_buf_ struct buf data = BUF_INIT;
+		struct errmsg e;
+		int g = securestore_get(s, NS_INBOX, names[i], &data, &e);
+		r = visit(ctx, dev, seq, g == 0 ? data.data : NULL, g == 0 ? data.len : 0,
+		          g == 0 ? NULL : e.text);
+		if (r < 0)
+			errmsg_set(err, r, "cannot load inbox record %s: %s", names[i],
+			           strerror(-r));
+	}
+	securestore_names_free(names);
+	return r;
+}
+
+/* ---- purging a device ---------------------------------------------------------- */
+
+int msgstore_purge_device(struct securestore *s, const char *device_id, struct errmsg *err)
+{
+	if (!msgstore_device_id_ok(device_id))
+		return errmsg_set(err, -EINVAL, "bad device id");
+	static const char *const spaces[] = {NS_QUEUE, NS_DEDUP, NS_INBOX};
+	int first = 0;
+	for (size_t k = 0; k < sizeof(spaces) / sizeof(spaces[0]); k++) {
+		char **names = NULL;
+		struct errmsg e;
+		int r = securestore_list(s, spaces[k], &names, &e);
+		for (size_t i = 0; r == 0 && names[i]; i++) {
+			char dev[MSGSTORE_DEVICE_ID_MAX + 1];
+			uint64_t num;
+			if (!parse_name(names[i], dev, &num) || strcmp(dev, device_id) != 0)
+				continue;
+			int d = securestore_delete(s, spaces[k], names[i], &e);
+			if (d < 0 && d != -ENOENT && first == 0)
+				first = errmsg_set(err, d, "%s", e.text);
+		}
+		securestore_names_free(names);
+		if (r < 0 && first == 0)
+			first = errmsg_set(err, r, "%s", e.text);
+	}
+	return first;
 }

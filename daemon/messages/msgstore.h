@@ -68,3 +68,25 @@ int msgdedup_add(struct msgdedup *d, const uint8_t id[DEVMSG_ID_LEN]);
  * window. The store's write errors (then the ids stay dirty). */
 int msgdedup_flush(struct msgdedup *d, struct securestore *s, struct errmsg *err);
 bool msgdedup_dirty(const struct msgdedup *d);
+
+/* ---- inbox records (inboxrec.h) and purging ---- */
+
+/* inbox/<device_id>.<seq>: write (data: an encoded inbox record), delete
+ * (-ENOENT is not an error here). */
+int msgstore_inbox_put(struct securestore *s, const char *device_id, uint64_t seq,
+                       const uint8_t *data, size_t len, struct errmsg *err);
+int msgstore_inbox_delete(struct securestore *s, const char *device_id, uint64_t seq,
+                          struct errmsg *err);
+/* One inbox record as msgstore_inbox_load() hands it over: data is the
+ * record's bytes (not yet decoded), or NULL with the error in text when it
+ * could not be read. */
+typedef int (*msgstore_inbox_fn)(void *ctx, const char *device_id, uint64_t seq,
+                                 const uint8_t *data, size_t len, const char *text);
+/* Visit every inbox record, ordered by device id then number. A visit
+ * error stops the load and is returned. */
+int msgstore_inbox_load(struct securestore *s, msgstore_inbox_fn visit, void *ctx,
+                        struct errmsg *err);
+
+/* Delete every queue/, dedup/ and inbox/ record of device_id (the device
+ * was forgotten). Goes on past errors; returns the first, err naming it. */
+int msgstore_purge_device(struct securestore *s, const char *device_id, struct errmsg *err);

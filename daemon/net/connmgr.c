@@ -18,9 +18,32 @@
  * same direction (two racing dials by one side) keep the older one. */
 #include "net-internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* A per-IP refusal is logged as a warning (the other refusals only at
+ * debug): it is what an operator sees when devices behind one NAT exceed
+ * max-connections-per-ip. At most once per this long, so a flood from one
+ * address cannot flood the log; the counters have every refusal. One
+ * clock for the process: hosts share the log. */
+#define PER_IP_WARN_EVERY_MS 10000
+static uint64_t per_ip_warned_ms;
+
+static void ip_text(const struct sockaddr_storage *sa, char *out, size_t len)
+{
+	const void *a = sa->ss_family == AF_INET6
+	                        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+	                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if (!inet_ntop(sa->ss_family, a, out, (socklen_t)len))
+		snprintf(out, len, "?");
+}
 
 static unsigned count_inbound_ip(struct host *h, const struct sockaddr_storage *sa)
 {
@@ -41,8 +64,20 @@ int connmgr_admit_inbound(struct host *h, const struct sockaddr_storage *remote,
 	}
 	if (count_inbound_ip(h, remote) >= h->lim.max_conns_per_ip) {
 		h->st.refused_limit++;
-		return errmsg_set(err, -EBUSY, "max_conns_per_ip (%u) reached for that address",
-		                  h->lim.max_conns_per_ip);
+		h->st.refused_per_ip++;
+		char ip[INET6_ADDRSTRLEN];
+		ip_text(remote, ip, sizeof(ip));
+		uint64_t now = mono_ms();
+		if (!per_ip_warned_ms || now - per_ip_warned_ms >= PER_IP_WARN_EVERY_MS) {
+			per_ip_warned_ms = now;
+			log_warning("refusing inbound connections from %s: max-connections-per-ip "
+			            "(%u) reached for that address (%" PRIu64
+			            " refused so far; raise max-connections-per-ip if these are "
+			            "your devices behind one NAT)",
+			            ip, h->lim.max_conns_per_ip, h->st.refused_per_ip);
+		}
+		return errmsg_set(err, -EBUSY, "max-connections-per-ip (%u) reached for %s",
+		                  h->lim.max_conns_per_ip, ip);
 	}
 	return 0;
 }

@@ -274,6 +274,11 @@ void host_get_stats(const struct host *h, struct host_stats *ret)
 	*ret = h->st;
 }
 
+const struct host_limits *host_get_limits(const struct host *h)
+{
+	return &h->lim;
+}
+
 size_t host_socket_count(const struct host *h)
 {
 	return tcp_set_count(h->tcp);

@@ -205,9 +205,12 @@ enum { CONN_SLOT_IDENTIFY, CONN_SLOT_PING, CONN_SLOT_MAX = 8 };
 struct host_stats {
 	unsigned conns, handshaking, streams;
 	uint64_t refused_limit, refused_handshake, handshake_failures, handshake_timeouts;
+	uint64_t refused_per_ip; /* max_conns_per_ip refusals (also in refused_limit) */
 	uint64_t dials, dial_failures, inbound_accepted;
 	uint64_t conns_opened, conns_closed, streams_opened, streams_closed;
 };
 void host_get_stats(const struct host *h, struct host_stats *ret);
+/* The limits in effect (the config's, zero fields given their defaults). */
+const struct host_limits *host_get_limits(const struct host *h);
 /* Sockets the host still holds, lingering closes included (tests). */
 size_t host_socket_count(const struct host *h);

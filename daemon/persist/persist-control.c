@@ -112,7 +112,7 @@ static void send_ping(struct psess *s, uint64_t now)
 	devmsg_header(&m, s->ping_id, wall_ms(), DEVMSG_PB__PRIORITY__PRIORITY_HIGH);
 	m.body_case = DEVMSG_PB__DEVICE_MESSAGE__BODY_PING;
 	m.ping = &ping;
-	s->ping_sent_ms = now;
+	s->ping_sent_us = persist_now_us();
 	s->ping_outstanding = true;
 	pctl_send(s, &m);
 }
@@ -138,10 +138,13 @@ static void on_pong(struct psess *s, const devmsg_pb *m, uint64_t now)
 	    memcmp(m->in_reply_to.data, s->ping_id, DEVMSG_ID_LEN) != 0)
 		return;
 	s->ping_outstanding = false;
-	s->rtt_ms = now - s->ping_sent_ms;
+	(void)now;
+	/* At least 1 us: 0 means "not measured" in the metrics. */
+	uint64_t t = persist_now_us();
+	s->rtt_us = t > s->ping_sent_us ? t - s->ping_sent_us : 1;
 	struct plink *l = persist_link(s->p, s->device_id);
 	if (l && l->sess == s)
-		l->rtt_ms = s->rtt_ms;
+		l->rtt_us = s->rtt_us;
 }
 
 /* ---- rotation ------------------------------------------------------------- */

@@ -182,11 +182,12 @@ struct psess {
 	uint64_t epoch; /* session epoch */
 	struct buf out; /* unsent bytes */
 	/* Up: liveness and metrics. */
-	uint64_t up_ms, last_rx_ms, next_ping_ms, ping_sent_ms;
+	uint64_t up_ms, last_rx_ms, next_ping_ms;
+	uint64_t ping_sent_us; /* persist_now_us(): RTTs in microseconds */
 	uint8_t ping_id[DEVMSG_ID_LEN];
 	bool ping_outstanding;
 	unsigned missed;
-	uint64_t rtt_ms;
+	uint64_t rtt_us;
 	uint64_t msgs_in, msgs_out, ctl_bytes_in, ctl_bytes_out;
 	struct prekey rk;
 	/* devices.verify waiting for this session. */
@@ -225,7 +226,7 @@ struct plink {
 	bool was_up;           /* up before in this run: the next up is a reconnection */
 	bool auto_reconnected;
 	uint64_t up_since_ms;
-	uint64_t rtt_ms;
+	uint64_t rtt_us; /* last keepalive RTT, 0: none yet */
 	uint64_t msgs_in, msgs_out, msg_bytes_in, msg_bytes_out;
 	char learned[PERSIST_LEARNED_MAX][DEVICE_ADDR_MAX];
 	size_t n_learned;
@@ -251,6 +252,8 @@ struct persist {
 };
 
 uint64_t persist_now_ms(void);
+/* For RTTs: a loopback or LAN round trip is well under a millisecond. */
+uint64_t persist_now_us(void);
 /* Process everything due, then re-arm the timer. Re-entrant calls fold
  * into one more pass. */
 void persist_settle(struct persist *p);

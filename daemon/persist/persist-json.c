@@ -52,21 +52,30 @@ void persist_link_json(struct persist *p, const char *device_id, json_t *obj)
 
 static json_t *metrics(const struct plink *l, uint64_t now)
 {
-	uint64_t bin = 0, bout = 0, rtt = l->rtt_ms;
+	uint64_t bin = 0, bout = 0, rtt = l->rtt_us;
 	const struct psess *s = l->state == PERSIST_CONNECTED ? l->sess : NULL;
 	if (s && s->c) {
 		struct conn_info ci;
 		conn_get_info(s->c, &ci);
 		bin = ci.bytes_in;
 		bout = ci.bytes_out;
-		/* The newer of our keepalive's RTT and the connection's yamux one. */
-		if (ci.rtt_ms && (!rtt || s->ping_outstanding || !s->opener))
-			rtt = ci.rtt_ms;
+		/* The newer of our keepalive's RTT and the connection's yamux one.
+		 * Yamux counts whole milliseconds (a true RTT within 1 ms either
+		 * side of its figure): when ours falls in that range it is the same
+		 * RTT, measured to the microsecond, so it stays. */
+		uint64_t y = ci.rtt_ms * 1000;
+		bool same = rtt && rtt + 1000 > y && rtt < y + 1000;
+		if (ci.rtt_ms && (!rtt || s->ping_outstanding || !s->opener) && !same)
+			rtt = y;
 	}
+	/* rtt_us exact, rtt_ms the same as a number (fractional: a LAN's RTT is
+	 * well under 1 ms, which whole milliseconds reported as nothing). */
+	bool have_rtt = s && rtt;
 	return json_pack(
-	        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "device_id",
-	        l->device_id, "name", l->name, "state", persist_state_name(l->state), "rtt_ms",
-	        s && rtt ? json_integer((json_int_t)rtt) : json_null(), "bytes_in", (json_int_t)bin,
+	        "{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "device_id", l->device_id, "name", l->name, "state", persist_state_name(l->state),
+	        "rtt_ms", have_rtt ? json_real((double)rtt / 1000.0) : json_null(), "rtt_us",
+	        have_rtt ? json_integer((json_int_t)rtt) : json_null(), "bytes_in", (json_int_t)bin,
 	        "bytes_out", (json_int_t)bout, "messages_in", (json_int_t)l->msgs_in,
 	        "messages_out", (json_int_t)l->msgs_out, "keepalive_bytes_in",
 	        (json_int_t)(s ? s->ctl_bytes_in : 0), "keepalive_bytes_out",

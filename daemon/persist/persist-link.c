@@ -455,7 +455,7 @@ void plink_down(struct plink *l, int err, const char *reason)
 		return;
 	l->sess = NULL;
 	l->was_up = true;
-	l->rtt_ms = 0;
+	l->rtt_us = 0;
 	persist_history(l, PHIST_DISCONNECTED, "", reason);
 	log_info("device '%s' disconnected: %s", l->name, reason);
 	persist_emit(l->p, "device.disconnected",

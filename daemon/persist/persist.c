@@ -20,6 +20,11 @@ uint64_t persist_now_ms(void)
 	return mono_ms();
 }
 
+uint64_t persist_now_us(void)
+{
+	return mono_us();
+}
+
 void persist_emit(struct persist *p, const char *kind, json_t *data)
 {
 	if (p->cfg.emit && data && !p->freeing)

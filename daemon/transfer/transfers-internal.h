@@ -166,6 +166,7 @@ TAILQ_HEAD(tx_list, tx);
 LIST_HEAD(txs_list, txs);
 
 struct tx_peer_cache;
+struct txdone;
 struct txopen;
 LIST_HEAD(txopen_list, txopen);
 
@@ -182,6 +183,7 @@ struct transfers {
 	struct event *sched_ev;
 	struct event *tick_ev;       /* 1 s: checkpoints, progress, expiry, aging */
 	struct tx_peer_cache *peers; /* mDNS-found peers */
+	struct txdone *done;         /* completed incoming transfers (txdone.h) */
 	struct transfers_stats stats;
 	bool freeing;
 	bool registered;

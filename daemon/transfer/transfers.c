@@ -17,6 +17,7 @@
 #include "log.h"
 #include "net/host.h"
 #include "net/protocols.h"
+#include "txdone.h"
 #include "txsink.h"
 #include "txsrc.h"
 #include "txworker.h"
@@ -365,7 +366,10 @@ static void age_out(struct transfers *svc, uint64_t now)
 		next = TAILQ_NEXT(t, link);
 		if (!tx_state_final(t->state) || t->finishing || t->ckpt_running || t->hashing)
 			continue;
-		if (finished > TX_KEEP_FINISHED || now - t->ended_mono_ms > TX_FINISHED_TTL_MS) {
+		/* now was read before this tick's expiries: a transfer that
+		 * ended during the tick may have ended "after" it. */
+		uint64_t age = now > t->ended_mono_ms ? now - t->ended_mono_ms : 0;
+		if (finished > TX_KEEP_FINISHED || age > TX_FINISHED_TTL_MS) {
 			finished--;
 			tx_free(t);
 		}
@@ -420,6 +424,22 @@ static int make_dirs(struct transfers *svc, struct errmsg *err)
 	return r;
 }
 
+/* The ids of completed incoming transfers: a late re-offer of one is
+ * answered "already complete" (txdone.h). An unreadable file only costs
+ * duplicates, so it is logged and we go on. */
+static int open_done(struct transfers *svc, struct errmsg *err)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", svc->data_dir, TXDONE_FILE) < 0)
+		return -ENOMEM;
+	struct errmsg e = {{0}};
+	int r = txdone_open(path, 0, &svc->done, &e);
+	if (r == 0 && e.text[0])
+		log_warning("%s; a completed transfer offered again may be received twice", e.text);
+	free(path);
+	return r < 0 ? errmsg_set(err, r, "out of memory") : 0;
+}
+
 int transfers_new(const struct transfers_config *cfg, struct transfers **ret, struct errmsg *err)
 {
 	if (!cfg->base || !cfg->host || !cfg->data_dir || !cfg->receive_dir)
@@ -448,6 +468,8 @@ int transfers_new(const struct transfers_config *cfg, struct transfers **ret, st
 		errmsg_set(err, r, "cannot register %s: %s", XFER_PROTOCOL_ID, strerror(-r));
 	if (r == 0)
 		svc->registered = true;
+	if (r == 0)
+		r = open_done(svc, err);
 	if (r == 0) {
 		txsend_load_all(svc);
 		txrecv_forget_stale(svc);
@@ -459,6 +481,37 @@ int transfers_new(const struct transfers_config *cfg, struct transfers **ret, st
 		return r;
 	}
 	*ret = svc;
+	return 0;
+}
+
+int transfers_reconfigure(struct transfers *svc, const struct transfers_settings *set,
+                          struct errmsg *err)
+{
+	char *dir = strdup(set->receive_dir ? set->receive_dir : svc->receive_dir);
+	char *name = strdup(set->device_name ? set->device_name : svc->device_name);
+	if (!dir || !name) {
+		free(dir);
+		free(name);
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	}
+	int r = mkdir_p(dir, 0700);
+	if (r < 0) {
+		errmsg_set(err, r, "cannot create the receive directory %s: %s", dir, strerror(-r));
+		free(dir);
+		free(name);
+		return r;
+	}
+	/* Accepted transfers hold their own copy of the destination (t->dest). */
+	free(svc->receive_dir);
+	free(svc->device_name);
+	svc->receive_dir = dir;
+	svc->device_name = name;
+	svc->cfg.receive_dir = dir;
+	svc->cfg.device_name = name;
+	svc->cfg.auto_accept = set->auto_accept;
+	svc->cfg.request_timeout_ms = set->request_timeout_ms
+	                                      ? set->request_timeout_ms
+	                                      : TRANSFERS_DEFAULT_REQUEST_TIMEOUT_MS;
 	return 0;
 }
 
@@ -485,6 +538,7 @@ void transfers_free(struct transfers *svc)
 	txwire_free_loose(svc);
 	txwire_orphan_opens(svc);
 	txpeers_free(svc);
+	txdone_free(svc->done);
 	if (svc->sched_ev)
 		event_free(svc->sched_ev);
 	if (svc->tick_ev)
@@ -581,6 +635,22 @@ int transfers_reject(struct transfers *svc, const char *id, struct errmsg *err)
 		return errmsg_set(err, -EALREADY, "transfer %s is not waiting for an answer (%s)",
 		                  t->idhex, tx_state_name(t->state));
 	return txrecv_reject(t, false, err);
+}
+
+void transfers_device_gone(struct transfers *svc, const char *device_id, const char *why)
+{
+	struct tx *t, *next;
+	for (t = TAILQ_FIRST(&svc->txs); t; t = next) {
+		next = TAILQ_NEXT(t, link);
+		/* Only data in flight: an offer waiting for the user stays. */
+		if (strcmp(t->device_id, device_id) != 0 ||
+		    (t->state != TX_TRANSFERRING && t->state != TX_VERIFYING))
+			continue;
+		if (t->sender)
+			txsend_interrupted(t, why);
+		else
+			txrecv_interrupted(t, why);
+	}
 }
 
 void transfers_device_up(struct transfers *svc, const char *device_id)

@@ -94,9 +94,27 @@ int transfers_new(const struct transfers_config *cfg, struct transfers **ret, st
  * resume), unregister, stop the worker. Before the host. NULL-safe. */
 void transfers_free(struct transfers *t);
 
+/* SIGHUP (node-reload.c): settings for what comes next. Transfers under
+ * way keep their destination and their deadline; new offers use these.
+ * receive_dir is created (0700) if missing; device_name NULL keeps ours.
+ * On error (err names the directory) nothing changes. */
+struct transfers_settings {
+	const char *receive_dir;
+	const char *device_name;
+	bool auto_accept;
+	uint32_t request_timeout_ms; /* 0: TRANSFERS_DEFAULT_REQUEST_TIMEOUT_MS */
+};
+int transfers_reconfigure(struct transfers *t, const struct transfers_settings *s,
+                          struct errmsg *err);
+
 /* The link provider's news: a paired device became reachable (transfers
  * waiting for it offer again at once). */
 void transfers_device_up(struct transfers *t, const char *device_id);
+/* The link provider's news: a paired device stopped answering (its
+ * keepalive timed out; the connection may linger until TCP gives up).
+ * Transfers moving data with it are interrupted now, keeping what is
+ * durable; they resume when it is back. */
+void transfers_device_gone(struct transfers *t, const char *device_id, const char *why);
 /* A peer found over mDNS (Spacedrop targets by peer ID); addrs without /p2p. */
 void transfers_peer_seen(struct transfers *t, const struct peerid *id,
                          const struct multiaddr *addrs, size_t n_addrs);

@@ -22,6 +22,7 @@
 #include "hex.h"
 #include "log.h"
 #include "net/stream.h"
+#include "txdone.h"
 #include "txsink.h"
 #include "txsrc.h"
 #include "txworker.h"
@@ -413,6 +414,42 @@ static void verify_file(struct tx *t, size_t i, const uint8_t sha[32])
 		finish(t);
 }
 
+/* Before the index goes: a sender that misses our Verify offers this id
+ * again, maybe after a restart of either side; it must not land twice. */
+static void remember_done(struct tx *t)
+{
+	struct errmsg e = {{0}};
+	if (t->svc->done && txdone_add(t->svc->done, t->idhex, t->peer_text, &e) < 0)
+		log_warning("transfer %.8s: %s; if it is offered again it would be received twice",
+		            t->idhex, e.text);
+}
+
+static bool is_done(struct transfers *svc, const char *idhex, const char *peer_text)
+{
+	return svc->done && txdone_has(svc->done, idhex, peer_text);
+}
+
+/* A re-offer of a transfer that completed here: every file is verified,
+ * so the Accept says all are done and the Verify follows at once. The
+ * sender finishes; nothing is written. */
+static void already_complete(struct tx *t)
+{
+	for (size_t i = 0; i < xfer_file_count(t->x); i++)
+		if (!xfer_file(t->x, i)->is_dir)
+			(void)xfer_set_resume(t->x, i, xfer_file(t->x, i)->size, true);
+	log_info("transfer %.8s from %s: offered again after it completed here; answered "
+	         "already complete",
+	         t->idhex, t->peer_name ? t->peer_name : t->peer_text);
+	t->pending = false;
+	t->attempts++;
+	if (xfer_accept(t->x, tx_now_ms(), &t->ctl_out) < 0 || xfer_state(t->x) != XFER_ST_DONE) {
+		tx_error(t, "cannot answer a re-offer of a completed transfer");
+		return end(t, TX_FAILED, "re-offer", false);
+	}
+	snprintf(t->error, sizeof(t->error), "already complete");
+	end(t, TX_COMPLETED, "already complete", false);
+}
+
 /* Every file is decided and Verify is queued: first make everything
  * durable (final sync on the worker), then send it and clean up. */
 static void finish(struct tx *t)
@@ -436,6 +473,8 @@ static void finish(struct tx *t)
 	bool ok = xfer_state(t->x) == XFER_ST_DONE;
 	if (!ok && !t->error[0])
 		tx_error(t, "%s", xfer_error(t->x));
+	if (ok)
+		remember_done(t);
 	end(t, ok ? TX_COMPLETED : TX_FAILED, ok ? "verified" : "verification failed", true);
 }
 
@@ -591,6 +630,8 @@ static void on_offer(struct tx *t)
 		return;
 	}
 	char *dest = read_index(t);
+	if (!dest && is_done(t->svc, t->idhex, t->peer_text))
+		return already_complete(t);
 	if (dest && reopen(t, dest) == 0) {
 		free(t->dest);
 		t->dest = dest;
@@ -893,6 +934,15 @@ void txrecv_first_frame(struct transfers *svc, struct txs *ts, const devmsg_pb *
 			txwire_drop(ts, false);
 			return;
 		}
+		if (t->state == TX_COMPLETED && is_done(svc, t->idhex, t->peer_text)) {
+			/* The sender missed our Verify: answer it again, with a new
+			 * object for the new offer (the old one only shows history). */
+			tx_free(t);
+			t = new_receiver(svc, ts, id, device_id);
+			if (t)
+				txwire_control_frame(t, m);
+			return;
+		}
 		if (tx_state_final(t->state)) {
 			char text[128];
 			snprintf(text, sizeof(text), "this transfer is already %s here",
@@ -911,7 +961,9 @@ void txrecv_first_frame(struct transfers *svc, struct txs *ts, const devmsg_pb *
 		/* An unpaired peer may only resume a Spacedrop we accepted. */
 		struct tx probe = {.svc = svc};
 		hex_encode(id, XFER_ID_LEN, probe.idhex);
-		if (!has_index(&probe)) {
+		char ptext[PEERID_TEXT_MAX] = "";
+		peerid_to_string(stream_peer(ts->s), ptext, sizeof(ptext));
+		if (!has_index(&probe) && !is_done(svc, probe.idhex, ptext)) {
 			log_info("file transfer: an offer from unpaired peer without a Spacedrop "
 			         "request; refused");
 			txwire_drop(ts, false);

@@ -130,10 +130,12 @@ void txsink_free(struct txsink *s)
 	for (size_t i = 0; s->f && i < s->n; i++) {
 		if (s->f[i].fd >= 0)
 			close(s->f[i].fd);
-		sha256_free(s->f[i].hash);
+		txhash_free(s->f[i].hash);
 		free(s->f[i].final);
 	}
 	free(s->f);
+	if (s->hash_held)
+		txhash_release();
 	if (s->dest_fd >= 0)
 		close(s->dest_fd);
 	if (s->stage_fd >= 0)
@@ -360,7 +362,7 @@ uint64_t txsink_part_size(const struct txsink *s, size_t i)
 	return (uint64_t)st.st_size;
 }
 
-static int open_part(struct txsink *s, size_t i, uint64_t start, struct errmsg *e)
+static int open_part(struct txsink *s, size_t i, uint64_t start, uint64_t size, struct errmsg *e)
 {
 	struct txsink_file *f = &s->f[i];
 	if (f->fd < 0) {
@@ -376,8 +378,10 @@ static int open_part(struct txsink *s, size_t i, uint64_t start, struct errmsg *
 		return errmsg_set(e, -errno, "cannot truncate %s/%zu.part: %s", s->stage, i,
 		                  strerror(errno));
 	f->end = start;
-	sha256_free(f->hash);
-	f->hash = start == 0 ? sha256_new() : NULL;
+	txhash_free(f->hash);
+	if (start == 0 && !s->hash_held)
+		s->hash_held = txhash_hold() == 0;
+	f->hash = start == 0 ? txhash_new(size) : NULL;
 	f->hash_pos = 0;
 	return 0;
 }
@@ -398,7 +402,7 @@ int txsink_begin(struct txsink *s, const struct xfer *x, struct errmsg *e)
 			s->f[i].placed = true;
 			continue;
 		}
-		int r = open_part(s, i, f->start, e);
+		int r = open_part(s, i, f->start, f->size, e);
 		if (r < 0)
 			return r;
 	}
@@ -425,12 +429,10 @@ int txsink_write(struct txsink *s, size_t i, uint64_t off, const uint8_t *p, siz
 		done += (size_t)n;
 	}
 	if (f->hash && f->hash_pos == off) {
-		if (sha256_update(f->hash, p, len) == 0) {
+		if (txhash_update(f->hash, p, len) == 0)
 			f->hash_pos += len;
-		} else {
-			sha256_free(f->hash);
-			f->hash = NULL;
-		}
+		else
+			f->hash = txhash_free(f->hash);
 	}
 	if (off + len > f->end)
 		f->end = off + len;
@@ -444,9 +446,8 @@ int txsink_digest(struct txsink *s, size_t i, uint64_t size, uint8_t sha[32])
 		return crypto_sha256("", 0, sha);
 	if (!f->hash || f->hash_pos != size)
 		return -EAGAIN;
-	int r = sha256_final(f->hash, sha);
-	sha256_free(f->hash);
-	f->hash = NULL;
+	int r = txhash_final(f->hash, sha);
+	f->hash = txhash_free(f->hash);
 	return r;
 }
 

@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "errmsg.h"
+#include "txhash.h"
 #include "txrec.h"
 
 struct xfer;
@@ -33,10 +34,10 @@ struct xfer_file;
 #define TXSINK_MAX_COLLISIONS 10000
 
 struct txsink_file {
-	char *final;             /* relative to dest */
-	int fd;                  /* the .part, open for writing, or -1 */
-	uint64_t end;            /* bytes of the .part written so far (its length) */
-	struct sha256_ctx *hash; /* running hash from offset 0, or NULL */
+	char *final;         /* relative to dest */
+	int fd;              /* the .part, open for writing, or -1 */
+	uint64_t end;        /* bytes of the .part written so far (its length) */
+	struct txhash *hash; /* running hash from offset 0, or NULL */
 	uint64_t hash_pos;
 	bool placed; /* renamed into place (or a directory made) */
 };
@@ -49,6 +50,7 @@ struct txsink {
 	struct txsink_file *f;
 	size_t n;
 	bool closed_dirty; /* a .part was closed since the last checkpoint */
+	bool hash_held;    /* a txhash_hold() to release */
 };
 
 /* Open dest (which must exist and be a directory) and create the staging
@@ -64,7 +66,8 @@ int txsink_plan(struct txsink *s, const struct xfer *x, const struct txrec *prev
 /* After xfer_accept(): make the offered directories, and truncate every
  * unfinished file's .part to where data resumes (its `start`). */
 int txsink_begin(struct txsink *s, const struct xfer *x, struct errmsg *e);
-/* Write received bytes. -ENOSPC/-EDQUOT (disk full), other errnos. */
+/* Write received bytes (hashed on the txhash helper thread when they
+ * continue the running hash). -ENOSPC/-EDQUOT (disk full), other errnos. */
 int txsink_write(struct txsink *s, size_t i, uint64_t off, const uint8_t *p, size_t len,
                  struct errmsg *e);
 /* The running hash of file i when it covered all of its size bytes: 0;

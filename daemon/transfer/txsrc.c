@@ -318,8 +318,7 @@ void txsrc_reset(struct txsrc *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	sha256_free(s->hash);
-	s->hash = NULL;
+	s->hash = txhash_free(s->hash);
 }
 
 void txsrc_free(struct txsrc *s)
@@ -327,6 +326,8 @@ void txsrc_free(struct txsrc *s)
 	if (!s)
 		return;
 	txsrc_reset(s);
+	if (s->hash_held)
+		txhash_release();
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->files[i].src);
 		free(s->files[i].rel);
@@ -374,16 +375,17 @@ static int select_file(struct txsrc *s, size_t i, struct errmsg *e)
 static void hash_bytes(struct txsrc *s, size_t i, uint64_t off, const uint8_t *p, size_t len)
 {
 	if (off == 0) {
-		sha256_free(s->hash);
-		s->hash = sha256_new();
+		txhash_free(s->hash);
+		if (!s->hash_held)
+			s->hash_held = txhash_hold() == 0;
+		s->hash = txhash_new(s->files[i].size);
 		s->hash_idx = i;
 		s->hash_pos = 0;
 	}
 	if (!s->hash || s->hash_idx != i || s->hash_pos != off)
 		return;
-	if (sha256_update(s->hash, p, len) < 0) {
-		sha256_free(s->hash);
-		s->hash = NULL;
+	if (txhash_update(s->hash, p, len) < 0) {
+		s->hash = txhash_free(s->hash);
 		return;
 	}
 	s->hash_pos += len;
@@ -417,9 +419,8 @@ int txsrc_read(struct txsrc *s, size_t i, uint64_t off, size_t len, struct buf *
 	}
 	hash_bytes(s, i, off, p, len);
 	if (s->hash && s->hash_idx == i && s->hash_pos == s->files[i].size) {
-		r = sha256_final(s->hash, sha);
-		sha256_free(s->hash);
-		s->hash = NULL;
+		r = txhash_final(s->hash, sha);
+		s->hash = txhash_free(s->hash);
 		*ret_hashed = r == 0;
 	}
 	if (off + len == s->files[i].size) {

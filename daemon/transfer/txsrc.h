@@ -11,7 +11,8 @@
  *
  * Reading is sequential per file: the SHA-256 of a file is computed as its
  * bytes are read for sending (from offset 0 to its end), so the hash costs
- * no second pass. A resumed file was hashed ahead (txsrc_hash_file on the
+ * no second pass; the hashing itself runs on the txhash helper thread
+ * (txhash.h) while the loop seals and sends. A resumed file was hashed ahead (txsrc_hash_file on the
  * worker thread) and its prefix is never read again. */
 #pragma once
 
@@ -24,6 +25,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "errmsg.h"
+#include "txhash.h"
 #include "txrec.h"
 
 struct xfer;
@@ -50,9 +52,10 @@ struct txsrc {
 	/* The file being read and its running hash. */
 	int fd;
 	size_t fd_idx;
-	struct sha256_ctx *hash;
+	struct txhash *hash;
 	size_t hash_idx;
 	uint64_t hash_pos;
+	bool hash_held; /* a txhash_hold() to release */
 };
 
 /* Scan absolute paths. Errors: -ENOENT/-EACCES/... naming the path,

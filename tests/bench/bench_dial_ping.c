@@ -15,25 +15,21 @@
  *              on a crash, as do the links inside them), joined by a veth
  *              pair with `tc qdisc add dev X root netem delay 10ms` on both
  *              ends. A kernel without sch_netem gets a delay line instead:
- *              a TUN device in each namespace and a process forwarding every
- *              packet between them 10 ms late in each direction. Needs root;
- *              skipped with a message otherwise.
+ *              tests/netns/delayline, a TUN device in each namespace and a
+ *              process forwarding every packet between them 10 ms late in
+ *              each direction. Needs root; skipped with a message otherwise.
  * Figures only: no timing is asserted.
  *
  * Usage: bench_dial_ping [--samples N] [--delay-ms N] [--no-netns] [--tun]
  *   --tun  use the TUN delay line even where netem exists (to compare) */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,128 +226,72 @@ static int probe(void)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
-static int tun_open(const char *name)
+/* The delay line is tests/netns/delayline (the netns suite's too): it makes
+ * the TUN device in our namespace and the server's, forwards between them
+ * delay_ms late each way, and exits on SIGTERM. $SDNETD_DELAYLINE, else
+ * next to this program in the build tree. */
+static void delayline_path(char *out, size_t len)
 {
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		bench_die("open /dev/net/tun: %s", strerror(errno));
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-		bench_die("TUNSETIFF %s: %s", name, strerror(errno));
-	return fd;
-}
-
-/* Packets in flight one way: a FIFO, since every packet waits the same. */
-#define LINE_SLOTS 1024
-#define LINE_MTU 1500
-
-struct line {
-	struct {
-		uint64_t due;
-		uint16_t len;
-		uint8_t data[LINE_MTU];
-	} slot[LINE_SLOTS];
-	unsigned head, count;
-	uint64_t drops;
-};
-
-static void line_push(struct line *l, int from, uint64_t now)
-{
-	uint8_t pkt[LINE_MTU + 64];
-	ssize_t n = read(from, pkt, sizeof(pkt));
-	if (n <= 0)
-		return;
-	if (l->count == LINE_SLOTS || n > LINE_MTU) {
-		l->drops++; /* a full queue drops, as a router's would */
+	const char *env = getenv("SDNETD_DELAYLINE");
+	if (env && env[0]) {
+		snprintf(out, len, "%s", env);
 		return;
 	}
-	unsigned i = (l->head + l->count++) % LINE_SLOTS;
-	l->slot[i].due = now + (uint64_t)delay_ms * 1000000u;
-	l->slot[i].len = (uint16_t)n;
-	memcpy(l->slot[i].data, pkt, (size_t)n);
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		bench_die("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/../netns/delayline", self);
 }
 
-static void line_pop(struct line *l, int to, uint64_t now)
-{
-	while (l->count && l->slot[l->head].due <= now) {
-		/* A failed write is a lost packet, as on a real link: EIO while the
-		 * far end is not up yet (an early IPv6 solicitation), EAGAIN. */
-		if (write(to, l->slot[l->head].data, l->slot[l->head].len) < 0)
-			l->drops++;
-		l->head = (l->head + 1) % LINE_SLOTS;
-		l->count--;
-	}
-}
-
-/* The delay line process: forwards between the TUN devices until stop
- * (a pipe from the parent) closes. */
-static void __attribute__((noreturn)) delay_line(int a, int b, int stop)
-{
-	static struct line ab, ba;
-	for (;;) {
-		uint64_t now = bench_now_ns();
-		line_pop(&ab, b, now);
-		line_pop(&ba, a, now);
-		uint64_t next = UINT64_MAX;
-		if (ab.count)
-			next = ab.slot[ab.head].due;
-		if (ba.count && ba.slot[ba.head].due < next)
-			next = ba.slot[ba.head].due;
-		int wait = next == UINT64_MAX ? 1000 : (int)((next - now + 999999) / 1000000);
-		struct pollfd pfd[3] = {{.fd = a, .events = POLLIN},
-		                        {.fd = b, .events = POLLIN},
-		                        {.fd = stop, .events = POLLIN}};
-		if (poll(pfd, 3, wait) < 0 && errno != EINTR)
-			bench_die("poll: %s", strerror(errno));
-		now = bench_now_ns();
-		if (pfd[0].revents & POLLIN)
-			line_push(&ab, a, now);
-		if (pfd[1].revents & POLLIN)
-			line_push(&ba, b, now);
-		if (pfd[2].revents)
-			_exit(0);
-	}
-}
-
-/* Make both TUN devices: ours here, the server's inside its namespace.
- * The forked delay line closes its copies of the server's pipes, or the
+/* Start it; returns its pid once both devices exist (its "ready" line).
+ * The child closes its copies of the server's pipes before exec, or the
  * server would never see its stop pipe close. */
-static pid_t start_delay_line(const struct bench_server *srv, int *ret_stop)
+static pid_t start_delay_line(const struct bench_server *srv)
 {
-	int ready[2], stop[2];
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(stop, O_CLOEXEC) < 0)
+	char path[600], ns[64], delay[16];
+	delayline_path(path, sizeof(path));
+	if (access(path, X_OK) < 0)
+		bench_die("%s: %s (build tests/netns/delayline, or set SDNETD_DELAYLINE)", path,
+		          strerror(errno));
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)srv->pid);
+	snprintf(delay, sizeof(delay), "%u", delay_ms);
+	int out[2];
+	if (pipe2(out, O_CLOEXEC) < 0)
 		bench_die("pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
 		bench_die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		close(ready[0]);
-		close(stop[1]);
 		close(srv->up);
 		close(srv->down);
-		int a = tun_open(TUN_NAME);
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)srv->pid);
-		int ns = open(path, O_RDONLY | O_CLOEXEC);
-		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
-			bench_die("entering the server's namespace: %s", strerror(errno));
-		close(ns);
-		int b = tun_open(TUN_NAME);
-		bench_write_line(ready[1], "ready");
-		close(ready[1]);
-		delay_line(a, b, stop[0]);
+		if (dup2(out[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execl(path, path, "--dev-a", TUN_NAME, "--dev-b", TUN_NAME, "--ns-b", ns,
+		      "--delay-ms", delay, (char *)NULL);
+		_exit(127);
 	}
-	close(ready[1]);
-	close(stop[0]);
-	char line[16];
-	bench_read_line(ready[0], line, sizeof(line), 10000);
-	close(ready[0]);
-	*ret_stop = stop[1];
+	close(out[1]);
+	char line[256];
+	bench_read_line(out[0], line, sizeof(line), 10000);
+	close(out[0]);
+	if (strncmp(line, "ready ", 6) != 0)
+		bench_die("delayline: %s", line);
 	return pid;
+}
+
+static void stop_delay_line(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			bench_die("waitpid: %s", strerror(errno));
 }
 
 struct ns_setup {
@@ -385,7 +325,7 @@ static void run_netns(const char *cmd, unsigned samples)
 		       pr == 2 ? "cannot create a network namespace" : "cannot create a veth pair");
 		return;
 	}
-	struct ns_setup nss = {.kind = pr == 0 ? LINK_NETEM : LINK_TUN};
+	struct ns_setup nss = {.kind = pr == 0 && !force_tun ? LINK_NETEM : LINK_TUN};
 	struct bench_server srv;
 	char listen[64];
 	snprintf(listen, sizeof(listen), "/ip4/%s/tcp/0", NET_SERVER);
@@ -403,14 +343,13 @@ static void run_netns(const char *cmd, unsigned samples)
 	if (unshare(CLONE_NEWNET) < 0)
 		bench_die("unshare(CLONE_NEWNET): %s", strerror(errno));
 	pid_t line_pid = 0;
-	int line_stop = -1;
 	const char *dev;
 	if (nss.kind == LINK_NETEM) {
 		sh_ok("ip link add " VETH_CLIENT " type veth peer name " VETH_SERVER " netns %d",
 		      (int)srv.pid);
 		dev = VETH_CLIENT;
 	} else {
-		line_pid = start_delay_line(&srv, &line_stop);
+		line_pid = start_delay_line(&srv);
 		dev = TUN_NAME;
 	}
 	sh_ok("ip link set lo up");
@@ -436,11 +375,8 @@ static void run_netns(const char *cmd, unsigned samples)
 	measure(title, cmd, mylisten, srv.addr, samples, true);
 
 	bench_server_stop(&srv);
-	if (line_pid) {
-		close(line_stop);
-		while (waitpid(line_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	if (line_pid)
+		stop_delay_line(line_pid);
 }
 
 int main(int argc, char **argv)

@@ -7,12 +7,12 @@ One hub daemon and N small daemons (default 50), all on loopback with
 each small daemon through the CLI (`spacedrive --instance hub network pair
 join CODE --peer ADDR`, the code from that daemon's pairing.generate). The
 hub joins, so the hub dials: on loopback every device shares the source
-address 127.0.0.1, and the hub admits at most 16 inbound connections from
-one IP (HOST_DEFAULT_MAX_CONNS_PER_IP, not configurable), so 50 devices
-dialing the hub would stop at 16; outbound connections have no such cap.
-the bench then waits until the hub's devices.list shows all N devices
-connected and prints the hub's VmRSS (from /proc/PID/status) before any
-pairing, after, and the difference per device. Every process it started
+address 127.0.0.1; the hub's max-connections-per-ip (by default
+max-connections, 50) would admit them dialing in too, but dialing from the
+hub keeps the figure independent of that setting. The bench then waits
+until the hub's devices.list shows all N devices connected and prints
+the hub's VmRSS (from /proc/PID/status) before any pairing, after, and the
+difference per device. Every process it started
 is killed on exit, also on an error or SIGTERM.
 
 Usage: bench_rss50.py [--devices N]"""

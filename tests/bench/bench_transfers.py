@@ -7,7 +7,10 @@ hashed, compared, renamed into place and fsynced):
 
   1. one 1 GiB file (--mib), the median of --runs: MB/s, and the ratio to `iperf3 -c 127.0.0.1`
      (one plaintext stream, same run); also MB per CPU-second of the busier
-     daemon, which holds still on a machine busy with other work;
+     daemon, which holds still on a machine busy with other work, and MB
+     per CPU-second of the busiest single thread (event loop or the SHA-256
+     helper): the rate each side could reach with a core per thread, as two
+     machines would give it, where here both daemons share the cores;
   2. --files files of 4 KiB in one directory tree: files per second;
   3. the receiver's copy is checked byte for byte (SHA-256 of the file,
      every small file's contents).
@@ -40,6 +43,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid):
+    """CPU seconds of each thread of a process, by thread id."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[tid] = cpu_seconds(f"{pid}/task/{tid}")
+        except OSError:
+            pass  # the thread ended meanwhile
+    return out
+
+
+def busiest_thread(before, after):
+    return max((v - before.get(t, 0.0) for t, v in after.items()), default=0.0)
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -66,10 +84,12 @@ def pair(a, b):
 
 
 def send(a, b, paths):
-    """Seconds from the call to completed, and CPU seconds of each daemon."""
+    """Seconds from the call to completed, CPU seconds of each daemon, and
+    CPU seconds of the busiest thread of each."""
     c = a.connect()
     c.request("events.subscribe", {"kinds": ["transfer.state"]})
     cpu0 = (cpu_seconds(a.pid), cpu_seconds(b.pid))
+    thr0 = (thread_cpu(a.pid), thread_cpu(b.pid))
     t0 = time.monotonic()
     tid = c.request("transfers.send", {"device": "bob", "paths": paths})["result"]["id"]
     while True:
@@ -78,10 +98,11 @@ def send(a, b, paths):
             break
     dt = time.monotonic() - t0
     cpu = (cpu_seconds(a.pid) - cpu0[0], cpu_seconds(b.pid) - cpu0[1])
+    thr = (busiest_thread(thr0[0], thread_cpu(a.pid)), busiest_thread(thr0[1], thread_cpu(b.pid)))
     c.close()
     if ev["state"] != "completed":
         raise SystemExit(f"transfer {ev['state']}: {ev.get('error')}")
-    return dt, cpu
+    return dt, cpu, thr
 
 
 def iperf3(seconds):
@@ -127,14 +148,14 @@ def main():
         os.sync()  # the source's own write-back must not run during the timing
         runs = []
         for _ in range(opts.runs):
-            dt, cpu = send(a, b, [big])
+            dt, cpu, thr = send(a, b, [big])
             if sha256_file(os.path.join(recv, "big.bin")) != want:
                 raise SystemExit("the received file differs")
             os.unlink(os.path.join(recv, "big.bin"))
             os.sync()
-            runs.append((dt, cpu))
+            runs.append((dt, cpu, thr))
         runs.sort()
-        dt, cpu = runs[len(runs) // 2]
+        dt, cpu, thr = runs[len(runs) // 2]
         mb = opts.mib * MiB / 1e6
         rate = mb / dt
         print(f"=== sdnetd file transfer, one {opts.mib} MiB file, alice -> bob over loopback "
@@ -144,6 +165,8 @@ def main():
               f"{mb / runs[0][0]:.1f} MB/s)")
         print(f"          CPU: sender {cpu[0]:.2f} s ({cpu[0] / dt:.0%}), receiver {cpu[1]:.2f} s "
               f"({cpu[1] / dt:.0%}); CPU-bound ceiling {mb / max(cpu):.1f} MB/s")
+        print(f"          busiest thread: sender {thr[0]:.2f} s, receiver {thr[1]:.2f} s; "
+              f"ceiling with a core per thread {mb / max(thr):.1f} MB/s")
         # 2. Many small files.
         tree = home.path("src", "small")
         per_dir = 500
@@ -158,7 +181,7 @@ def main():
                 f.write(data)
             blobs[os.path.relpath(p, home.path("src"))] = data
         os.sync()
-        dt2, cpu2 = send(a, b, [tree])
+        dt2, cpu2, _ = send(a, b, [tree])
         for rel, data in blobs.items():
             with open(os.path.join(recv, rel), "rb") as f:
                 if f.read() != data:

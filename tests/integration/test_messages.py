@@ -5,7 +5,13 @@ by a local app's handler (`network message listen --echo` and
 unregistered when its app disconnects, and durable delivery: 1,000 durable
 messages sent while the peer is down arrive once each, in priority order,
 after it comes back; the same with the sender killed (SIGKILL) in the middle
-of the delivery and restarted.
+of the delivery and restarted. The receiver's inbox: a durable message an app
+was shown but did not acknowledge (messages.ack) is shown again, marked
+redelivered, after the receiver is killed and restarted, and an acknowledged
+one never is; 1,000 durable messages reach an acking app with no message
+lost and none shown twice unless marked redelivered, while the receiver is
+killed again and again; devices.forget deletes the device's queue, dedup
+and inbox records.
 
 Daemons listen on fixed loopback ports so either side can dial the other
 after a restart. Every wait is bounded by harness.TIMEOUT; polls only look
@@ -77,6 +83,84 @@ class Inbox:
         self.thread.join(timeout=harness.TIMEOUT)
 
 
+class AckApp:
+    """A local app for durable messages on its own connection: collects
+    every message.received in order and, with ack, handles them one at a
+    time like an app with a database would: "commit" the message, call
+    messages.ack, and take the next one once the ack is answered. Answered
+    acks are collected in acked."""
+
+    def __init__(self, daemon, protocol, ack=True):
+        self.conn = daemon.connect()
+        r = self.conn.request("handlers.register", {"protocol": protocol})
+        if "result" not in r:
+            raise AssertionError(f"handlers.register: {r}")
+        self.events = []
+        self.acked = set()
+        self.errors = []
+        self.cond = threading.Condition()
+        self.next_id = 1000
+        self.closed = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        if ack:
+            self.worker = threading.Thread(target=self.work, daemon=True)
+            self.worker.start()
+
+    def send_ack(self, message_id):
+        with self.cond:
+            self.next_id += 1
+            self.conn.send({"jsonrpc": "2.0", "id": self.next_id, "method": "messages.ack",
+                            "params": {"message_id": message_id}})
+
+    def run(self):
+        try:
+            while True:
+                m = self.conn.read()
+                with self.cond:
+                    if m.get("method") == "event" and \
+                            m["params"]["kind"] == "message.received":
+                        self.events.append(m["params"]["data"])
+                    elif "result" in m and m["result"].get("acked"):
+                        self.acked.add(m["result"]["message_id"])
+                    elif "error" in m:
+                        self.errors.append(m["error"])
+                    self.cond.notify_all()
+        except (OSError, EOFError, ValueError):
+            pass
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def work(self):
+        done = 0
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.closed or len(self.events) > done)
+                if self.closed:
+                    return
+                mid = self.events[done]["message_id"]
+            try:
+                self.send_ack(mid)
+            except OSError:
+                return
+            with self.cond:
+                self.cond.wait_for(lambda: self.closed or mid in self.acked or self.errors)
+            done += 1
+
+    def count(self):
+        with self.cond:
+            return len(self.events)
+
+    def acked_count(self):
+        with self.cond:
+            return len(self.acked)
+
+    def close(self):
+        self.conn.close()
+        self.thread.join(timeout=harness.TIMEOUT)
+
+
 class Messages(harness.Case):
     def setUp(self):
         super().setUp()
@@ -86,6 +170,16 @@ class Messages(harness.Case):
         self.pair(self.alice, self.bob)
         self.wait_connected(self.alice, "bob")
         self.wait_connected(self.bob, "alice")
+
+    def tearDown(self):
+        # Sanitizer builds: a finding in any daemon fails the test.
+        for d in self.daemons:
+            if d.proc and d.proc.poll() is None:
+                d.stop()
+            err = d.stderr() if d.proc else ""
+            self.assertNotIn("AddressSanitizer", err)
+            self.assertNotIn("runtime error:", err)
+        super().tearDown()
 
     # ---- helpers ------------------------------------------------------------
 
@@ -143,14 +237,23 @@ class Messages(harness.Case):
         path = os.path.join(self.home.data_dir(d.instance), "queue")
         return [f for f in os.listdir(path) if not f.startswith(".")]
 
-    def send_durable(self, d, to, n):
-        """n durable messages "0".."n-1", priorities cycling low/high/normal."""
+    def send_durable(self, d, to, n, protocol="test/durable", prios=PRIOS, first=0):
+        """n durable messages "first".."first+n-1", priorities cycling
+        low/high/normal unless prios says otherwise."""
         with d.connect() as c:
-            for i in range(n):
-                r = c.request("messages.send", {"device": to, "protocol": "test/durable",
+            for i in range(first, first + n):
+                r = c.request("messages.send", {"device": to, "protocol": protocol,
                                                 "payload": b64(str(i)), "durable": True,
-                                                "priority": PRIOS[i % 3]})
+                                                "priority": prios[i % len(prios)]})
                 self.assertTrue(r["result"]["queued"], r)
+
+    def store_files(self, d, ns):
+        path = os.path.join(self.home.data_dir(d.instance), ns)
+        return sorted(f for f in os.listdir(path) if not f.startswith("."))
+
+    def inbox_of(self, d, name):
+        q = self.queue_of(d, name)
+        return q["inbox"] if q else None
 
     def assert_priority_order(self, got, n):
         order = [int(unb64(m["payload"])) for m in got]
@@ -284,6 +387,151 @@ class Messages(harness.Case):
         dup = self.queue_of(self.bob, "alice")["duplicates"]
         print(f"\nkilled with {left} messages unacknowledged on disk; "
               f"{dup} resent ones acknowledged again without handling")
+
+    # ---- the receiver's inbox -------------------------------------------------
+
+    def test_inbox_redelivers_unacked_after_receiver_killed(self):
+        app = AckApp(self.bob, "test/inbox", ack=False)
+        self.send_durable(self.alice, "bob", 10, protocol="test/inbox", prios=("normal",))
+        self.wait_until("bob was shown all 10 and acknowledged them to alice",
+                        lambda: app.count() == 10
+                        and self.queue_of(self.alice, "bob")["durable"] == 0)
+        first = list(app.events)
+        self.assertEqual([unb64(e["payload"]) for e in first], [str(i) for i in range(10)])
+        for e in first:
+            self.assertTrue(e["durable"])
+            self.assertFalse(e["redelivered"])
+        self.assertEqual(self.inbox_of(self.bob, "alice"), 10)
+        self.assertTrue(self.store_files(self.bob, "inbox"))
+        # The app commits and acknowledges the first four only.
+        for e in first[:4]:
+            app.send_ack(e["message_id"])
+        self.wait_until("four acks answered", lambda: app.acked_count() == 4)
+        self.assertEqual(self.inbox_of(self.bob, "alice"), 6)
+        # Someone else's ack is refused: only a handler of the protocol may.
+        r = self.bob.rpc("messages.ack", {"message_id": first[5]["message_id"]})
+        self.assertEqual(r["error"]["code"], -32001, r)
+        r = self.bob.rpc("messages.ack", {"message_id": "zz"})
+        self.assertEqual(r["error"]["code"], -32602, r)
+        # Killed after showing the rest, before the app acknowledged them.
+        self.bob.kill()
+        app.close()
+        self.bob = self.restart(self.bob)
+        app2 = AckApp(self.bob, "test/inbox", ack=False)
+        self.addCleanup(app2.close)
+        self.wait_until("the six unacknowledged shown again", lambda: app2.count() >= 6)
+        # Acknowledge them, then nothing else may still come.
+        for e in list(app2.events):
+            app2.send_ack(e["message_id"])
+        self.wait_until("six acks answered", lambda: app2.acked_count() >= 6)
+        self.wait_until("bob's inbox empty", lambda: self.inbox_of(self.bob, "alice") == 0)
+        again = list(app2.events)
+        self.assertEqual([e["message_id"] for e in again],
+                         [e["message_id"] for e in first[4:]])
+        self.assertEqual([unb64(e["payload"]) for e in again], [str(i) for i in range(4, 10)])
+        for e in again:
+            self.assertTrue(e["redelivered"])
+            self.assertTrue(e["durable"])
+        self.assertEqual(app2.errors, [])
+        self.assertEqual(self.store_files(self.bob, "inbox"), [])
+        # Alice never had to send anything again: bob had them on disk.
+        self.assertEqual(self.queue_files(self.alice), [])
+
+    def test_inbox_exactly_once_with_receiver_killed_repeatedly(self):
+        n = N_DURABLE
+        self.bob.stop()
+        self.send_durable(self.alice, "bob", n, protocol="test/inbox", prios=("normal",))
+        seen = []  # every message.received over every app, in order
+        apps = []
+
+        def start_bob():
+            self.bob = self.restart(self.bob)
+            app = AckApp(self.bob, "test/inbox")
+            apps.append(app)
+            self.addCleanup(app.close)
+            return app
+
+        app = start_bob()
+        kills = 0
+        for k in range(3):
+            # Kill while the messages arrive, then while they are being
+            # acknowledged.
+            if k == 0:
+                self.wait_until("a quarter shown", lambda: app.count() >= n // 4, poll=0.001)
+            else:
+                self.wait_until("the app acknowledged some",
+                                lambda: app.acked_count() >= n // 10, poll=0.001)
+            self.bob.kill()
+            kills += 1
+            app.close()
+            seen.extend(app.events)
+            app = start_bob()
+
+        def done():
+            got = {e["payload"] for e in seen + list(app.events)}
+            q = self.queue_of(self.alice, "bob")
+            return len(got) == n and q and q["durable"] == 0 \
+                and self.inbox_of(self.bob, "alice") == 0
+        self.wait_until("every message acknowledged by the app", done)
+        self.wait_until("the last app's acks answered",
+                        lambda: app.acked_count() == len({e["message_id"] for e in app.events}))
+        seen.extend(app.events)
+        payloads = [int(unb64(e["payload"])) for e in seen]
+        self.assertEqual(sorted(set(payloads)), list(range(n)), "nothing lost")
+        # Shown more than once only when marked redelivered (the app was
+        # killed with them unacknowledged), never twice as new.
+        new = [e["message_id"] for e in seen if not e["redelivered"]]
+        self.assertEqual(len(new), len(set(new)), "a message was shown twice as new")
+        first_seen = {}
+        for i, e in enumerate(seen):
+            if e["message_id"] in first_seen:
+                self.assertTrue(e["redelivered"], e)
+            first_seen.setdefault(e["message_id"], i)
+        # An answered ack is final: never shown again by a later life.
+        for i, a in enumerate(apps):
+            for later in apps[i + 1:]:
+                again = a.acked & {e["message_id"] for e in later.events}
+                self.assertEqual(again, set(), "an acknowledged message came back")
+        # The app commits each id once: exactly once at the app boundary.
+        committed = {}
+        for e in seen:
+            committed.setdefault(e["message_id"], e)
+        self.assertEqual(len(committed), n)
+        # In order per handler, within each app's life.
+        for a in apps:
+            order = [int(unb64(e["payload"])) for e in a.events]
+            self.assertEqual(order, sorted(order))
+        self.assertEqual(self.store_files(self.bob, "inbox"), [])
+        self.assertEqual(self.queue_files(self.alice), [])
+        dup = self.queue_of(self.bob, "alice")["duplicates"]
+        print(f"\n{n} durable messages, receiver killed {kills} times: "
+              f"{len(seen) - n} shown again (redelivered), {dup} resends acknowledged "
+              f"again without handling since the last restart; per app (shown, acked, "
+              f"redelivered): "
+              f"{[(a.count(), a.acked_count(), sum(e['redelivered'] for e in a.events)) for a in apps]}")
+
+    def test_forget_removes_message_records(self):
+        app = AckApp(self.bob, "test/inbox", ack=False)
+        self.send_durable(self.alice, "bob", 3, protocol="test/inbox")
+        self.wait_until("bob was shown 3", lambda: app.count() == 3
+                        and self.queue_of(self.alice, "bob")["durable"] == 0)
+        app.close()
+        self.assertTrue(self.store_files(self.bob, "inbox"))
+        self.assertTrue(self.store_files(self.bob, "dedup"))
+        self.bob.stop()
+        self.send_durable(self.alice, "bob", 4, protocol="test/inbox")
+        self.assertEqual(len(self.queue_files(self.alice)), 4)
+        r = self.alice.call("devices.forget", {"device": "bob"})
+        self.assertEqual(r["name"], "bob")
+        self.assertEqual(self.store_files(self.alice, "queue"), [])
+        self.assertIsNone(self.queue_of(self.alice, "bob"))
+        self.bob = self.restart(self.bob)
+        self.assertEqual(self.inbox_of(self.bob, "alice"), 3)  # loaded back
+        self.bob.call("devices.forget", {"device": "alice"})
+        self.assertEqual(self.store_files(self.bob, "inbox"), [])
+        self.assertEqual(self.store_files(self.bob, "dedup"), [])
+        self.assertEqual(self.store_files(self.bob, "queue"), [])
+        self.assertIsNone(self.queue_of(self.bob, "alice"))
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ class Persist(harness.Case):
         r = self.cli("alice", "network", "devices", "--verbose")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("bob (connected) - auto-reconnected\n", r.stdout)
-        self.assertRegex(r.stdout, r"rtt: (\d+ ms|-), uptime: \d+ s, reconnects: 1\n")
+        self.assertRegex(r.stdout, r"rtt: (\d+\.\d\d ms|-), uptime: \d+ s, reconnects: 1\n")
         r = self.cli("alice", "--json", "network", "devices")
         self.assertEqual(json.loads(r.stdout)[0]["state"], "connected")
 

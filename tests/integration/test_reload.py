@@ -18,7 +18,8 @@ class Reload(harness.Case):
             self.assertTrue(events.request("events.subscribe", {"kinds": ["node.*"]})["result"]
                             ["subscribed"])
             self.home.write(cfg, "device-name = second\nlog-level = debug\n"
-                                 "listen = /ip4/127.0.0.1/tcp/4999\n")
+                                 "listen = /ip4/127.0.0.1/tcp/4999\n"
+                                 "max-connections = 20\nkeepalive-interval = 5s\n")
             d.send_signal(signal.SIGHUP)
             d.notify.wait_for("RELOADING=1", d.proc)
             d.notify.wait_for("READY=1", d.proc)
@@ -32,6 +33,9 @@ class Reload(harness.Case):
         err = d.stderr()
         self.assertIn("reload: log level info -> debug", err)
         self.assertIn("'listen' changed; it takes effect after a restart", err)
+        for key in ("max-connections", "max-connections-per-ip", "keepalive-interval"):
+            self.assertIn(f"'{key}' changed; it takes effect after a restart", err)
+        self.assertNotIn("'retry-interval' changed", err)
         # Kept across a restart.
         d2 = self.daemon("alice")
         self.assertEqual(d2.call("node.info")["device_name"], "second")

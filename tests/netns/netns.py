@@ -1,8 +1,10 @@
 """Helpers for sdnetd's netns suite: network namespaces joined by veth
-pairs, created by each test and deleted after it (even when it fails, and
-at exit if a test was interrupted), with sdnetd daemons and js-libp2p nodes
-running inside them. mDNS only ever runs on those veths: nothing is sent on
-the machine's real interfaces.
+pairs, or by the TUN delay line (tests/netns/delayline.c: a fixed delay and
+random loss each way, for kernels without sch_netem), created by each test
+and deleted after it (even when it fails, and at exit if a test was
+interrupted), with sdnetd daemons and js-libp2p nodes running inside them.
+mDNS only ever runs on those links: nothing is sent on the machine's real
+interfaces.
 
 Needs root and `ip netns`; without them every test exits 77 (skipped) with
 a message saying why. Waits are bounded and event-driven (RPC events, JSON
@@ -11,6 +13,7 @@ Standard library only."""
 
 import atexit
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -26,6 +29,10 @@ import interop  # noqa: E402
 
 TIMEOUT = harness.TIMEOUT
 SDNETD = harness.SDNETD
+# tests/netns/delayline.c, built by meson next to this suite.
+DELAYLINE = os.environ.get(
+    "SDNETD_DELAYLINE", os.path.join(os.path.dirname(os.path.dirname(SDNETD)), "tests",
+                                     "netns", "delayline"))
 # Namespaces made by this process, deleted at exit whatever happened.
 _made = []
 
@@ -67,12 +74,106 @@ def _cleanup_all():
 atexit.register(_cleanup_all)
 
 
+class DelayLine:
+    """A running tests/netns/delayline: TUN device dev_a in ns_a and dev_b
+    in ns_b, every packet forwarded between them delay_ms late and dropped
+    with probability loss_pct % (each direction on its own). The devices
+    exist once the constructor returns; they are deleted by stop()."""
+
+    def __init__(self, ns_a, dev_a, ns_b, dev_b, delay_ms, loss_pct=0.0, seed=None,
+                 queue=None):
+        if not os.access(DELAYLINE, os.X_OK):
+            raise AssertionError(f"delayline not found at {DELAYLINE}; set SDNETD_DELAYLINE")
+        cmd = [DELAYLINE, "--ns-a", ns_a, "--dev-a", dev_a, "--ns-b", ns_b, "--dev-b", dev_b,
+               "--delay-ms", str(delay_ms), "--loss", str(loss_pct)]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        if queue is not None:
+            cmd += ["--queue", str(queue)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.PIPE)
+        self.buf = b""
+        self.final = None
+        line = self._line()
+        if not line.startswith("ready "):
+            raise AssertionError(f"delayline: {line!r}")
+        self.ready = dict(kv.split("=", 1) for kv in line.split()[1:])
+
+    def _line(self, timeout=TIMEOUT):
+        """The next stdout line, within timeout (select(), no sleep); the
+        helper's stderr when it exits instead."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"delayline: no line within {timeout} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    self.proc.wait(timeout=TIMEOUT)
+                    err = self.proc.stderr.read().decode(errors="replace").strip()
+                    raise AssertionError(f"delayline exited {self.proc.returncode}: {err}")
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    @staticmethod
+    def _parse(line):
+        if not line.startswith("stats "):
+            raise AssertionError(f"delayline: expected stats, got {line!r}")
+        return {k: int(v) for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
+
+    def _command(self, text):
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+        return self._line()
+
+    def set_loss(self, pct):
+        """Drop pct % of the packets from now on, each direction."""
+        line = self._command(f"loss {pct}")
+        if not line.startswith("ok "):
+            raise AssertionError(f"delayline: loss {pct}: {line}")
+
+    def set_delay(self, ms):
+        """Delay packets read from now on by ms, each direction."""
+        line = self._command(f"delay {ms}")
+        if not line.startswith("ok "):
+            raise AssertionError(f"delayline: delay {ms}: {line}")
+
+    def stats(self):
+        """Counters so far: {ab-forwarded, ab-lost, ab-overflow, ab-failed,
+        ba-...} (ab: from dev_a to dev_b); the final ones once stopped."""
+        if self.final is not None:
+            return self.final
+        return self._parse(self._command("stats"))
+
+    def stop(self):
+        """SIGTERM: the helper prints its final counters and exits 0,
+        deleting both devices. Idempotent; returns the final counters."""
+        if self.final is None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.final = self._parse(self._line())
+            rc = self.proc.wait(timeout=TIMEOUT)
+            if rc != 0:
+                raise AssertionError(f"delayline exited {rc}")
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=TIMEOUT)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            f.close()
+        return self.final
+
+
 class Net:
-    """Namespaces (deleted with their veths by close()) for one test."""
+    """Namespaces (deleted with their veths and delay lines by close()) for
+    one test."""
 
     def __init__(self, tag):
         self.prefix = f"sd{tag}{os.getpid()}"
         self.names = []
+        self.lines = []
 
     def ns(self, name):
         full = f"{self.prefix}{name}"
@@ -97,7 +198,38 @@ class Net:
         _ip("link", "set", ifname, "up", ns=ns)
         _ip("route", "add", "224.0.0.0/4", "dev", ifname, ns=ns)
 
+    def delay_link(self, ns_a, if_a, cidr_a, ns_b, if_b, cidr_b, delay_ms, loss_pct=0.0,
+                   seed=None, multicast=True):
+        """Join ns_a and ns_b through a DelayLine (what `tc qdisc add dev X
+        root netem delay Nms loss P%` on both ends would do where the
+        kernel has sch_netem): TUN devices if_a and if_b with addresses
+        cidr_a and cidr_b (same subnet: the connected route of each side
+        covers the other), up, with the multicast route as up() adds.
+        delay_ms and loss_pct apply to each direction. Returns the
+        DelayLine (stats(), stop()); close() stops it."""
+        line = DelayLine(ns_a, if_a, ns_b, if_b, delay_ms, loss_pct, seed)
+        self.lines.append(line)
+        for ns, ifname, cidr in ((ns_a, if_a, cidr_a), (ns_b, if_b, cidr_b)):
+            # A TUN device is layer 3 point-to-point: no ARP, and IPv6
+            # autoconfiguration would only add noise to the counters.
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                            f"net.ipv6.conf.{ifname}.disable_ipv6=1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=TIMEOUT)
+            self.addr(ns, ifname, cidr)
+            if multicast:
+                self.up(ns, ifname)
+            else:
+                _ip("link", "set", ifname, "up", ns=ns)
+        return line
+
     def close(self):
+        for line in self.lines:
+            try:
+                line.stop()
+            except (AssertionError, OSError, subprocess.SubprocessError):
+                pass
+        self.lines = []
         for ns in self.names:
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
             if ns in _made:

@@ -10,7 +10,13 @@
  * request, cancellation, and durable delivery: queued while the device is
  * down, delivered in priority order once it is up, acknowledged and
  * deleted from disk, and handled exactly once when a sender that lost its
- * Acks restarts and resends to a receiver that restarted too. */
+ * Acks restarts and resends to a receiver that restarted too. The
+ * receiver's inbox: a durable message a handler finishes later stays on
+ * disk until messages_complete(), is handed again (redelivered) after a
+ * restart or to the next handler of its protocol, counts as received even
+ * when the crash came before its dedup window was written, is bounded
+ * (deferred, never lost, when full), and goes with messages_forget_device()
+ * together with the device's queue and window. */
 #include "nettest.h"
 
 #include <dirent.h>
@@ -32,7 +38,7 @@ struct got {
 	char protocol[64];
 	char payload[64];
 	uint8_t id[DEVMSG_ID_LEN];
-	bool durable, needs_reply;
+	bool durable, needs_reply, redelivered;
 	DevmsgPb__DeviceMessage__BodyCase body;
 };
 
@@ -47,7 +53,7 @@ struct side {
 	bool recognise; /* streams from the peer are accepted */
 	struct got got[MAX_GOT];
 	size_t ngot;
-	enum { REPLY_NONE, REPLY_NOW, REPLY_LATER, REPLY_FAIL, REPLY_DENY } mode;
+	enum { REPLY_NONE, REPLY_NOW, REPLY_LATER, REPLY_FAIL, REPLY_DENY, KEEP } mode;
 	uint8_t later_id[DEVMSG_ID_LEN];
 	size_t outcomes_ok, outcomes_failed;
 	char last_failure[256];
@@ -104,6 +110,8 @@ static int record(void *ctx, struct messages *m, const struct messages_incoming 
 	memcpy(g->id, in->msg->id.data, DEVMSG_ID_LEN);
 	g->durable = in->durable;
 	g->needs_reply = in->needs_reply;
+	g->redelivered = in->redelivered;
+	assert_true(in->durable || !in->redelivered);
 	if (in->msg->body_case == DEVMSG_PB__DEVICE_MESSAGE__BODY_CUSTOM) {
 		snprintf(g->protocol, sizeof(g->protocol), "%s", in->msg->custom->protocol);
 		copy_text(g->payload, sizeof(g->payload), &in->msg->custom->payload);
@@ -112,6 +120,8 @@ static int record(void *ctx, struct messages *m, const struct messages_incoming 
 		return -ENOENT;
 	if (s->mode == REPLY_DENY)
 		return -EACCES;
+	if (s->mode == KEEP)
+		return in->durable ? MESSAGES_LATER : 0;
 	if (s->mode == REPLY_LATER)
 		memcpy(s->later_id, g->id, DEVMSG_ID_LEN);
 	if (s->mode != REPLY_NOW || !in->needs_reply)
@@ -135,9 +145,13 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+/* The receiver's inbox bound for the next start_service() (0: default). */
+static size_t inbox_max;
+
 static void start_service(struct side *s, size_t max_queue)
 {
 	struct messages_config cfg = {
+	        .inbox_max = inbox_max,
 	        .base = nt_base,
 	        .host = s->h,
 	        .store = s->store,
@@ -182,6 +196,7 @@ static void side_init(struct side *s, const char *self, const char *peer_dev, si
 
 static int setup(void **state)
 {
+	inbox_max = 0;
 	nt_base = event_base_new();
 	side_init(&A, DEV_A, DEV_B, 0);
 	side_init(&B, DEV_B, DEV_A, 0);
@@ -276,10 +291,10 @@ static void request(struct side *s, const char *proto, const char *payload, uint
 	assert_true(nt_run_until(answered, a));
 }
 
-static size_t queue_files(const struct side *s)
+static size_t ns_files(const struct side *s, const char *ns)
 {
 	char path[128];
-	snprintf(path, sizeof(path), "%s/queue", s->dir);
+	snprintf(path, sizeof(path), "%s/%s", s->dir, ns);
 	DIR *d = opendir(path);
 	assert_non_null(d);
 	size_t n = 0;
@@ -288,6 +303,11 @@ static size_t queue_files(const struct side *s)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+static size_t queue_files(const struct side *s)
+{
+	return ns_files(s, "queue");
 }
 
 static bool b_got(void *arg)
@@ -716,6 +736,275 @@ static void test_durable_exactly_once_across_restarts(void **state)
 	assert_string_equal(B.got[0].payload, "fresh");
 }
 
+/* ---- the receiver's inbox ------------------------------------------------------------ */
+
+static size_t b_inbox(void)
+{
+	struct messages_device_stats st;
+	return messages_device_stats(B.m, DEV_A, &st) == 0 ? st.inbox : 0;
+}
+
+static void send_durable(int from, int to)
+{
+	char payload[16];
+	struct errmsg err;
+	for (int i = from; i < to; i++) {
+		snprintf(payload, sizeof(payload), "%d", i);
+		struct messages_send_opts o = {.prio = MSGQ_NORMAL, .durable = true};
+		if (send_custom(&A, "test/echo", payload, o, NULL, NULL, &err) < 0)
+			fail_msg("send: %s", err.text);
+	}
+}
+
+static void assert_got(size_t from, size_t n, int first, bool redelivered)
+{
+	char payload[16];
+	for (size_t k = 0; k < n; k++) {
+		snprintf(payload, sizeof(payload), "%d", first + (int)k);
+		assert_string_equal(B.got[from + k].payload, payload);
+		assert_true(B.got[from + k].durable);
+		assert_int_equal(B.got[from + k].redelivered, redelivered);
+	}
+}
+
+/* A handler that finishes later: acknowledged to the sender at once, kept
+ * on disk until messages_complete(), handed again after a restart. */
+static void test_inbox_keeps_until_complete(void **state)
+{
+	B.mode = KEEP;
+	both_up();
+	send_durable(0, 5);
+	size_t want = 5;
+	assert_true(nt_run_until(all_delivered, &want));
+	assert_int_equal(B.ngot, 5);
+	assert_got(0, 5, 0, false);
+	assert_int_equal(A.outcomes_ok, 5); /* the sender is done */
+	assert_int_equal(b_inbox(), 5);
+	assert_true(ns_files(&B, "inbox") >= 1);
+	uint8_t ids[5][DEVMSG_ID_LEN];
+	for (int i = 0; i < 5; i++)
+		memcpy(ids[i], B.got[i].id, DEVMSG_ID_LEN);
+	struct errmsg err;
+	assert_int_equal(messages_complete(B.m, DEV_A, ids[0], &err), 0);
+	assert_int_equal(messages_complete(B.m, DEV_A, ids[0], &err), -ENOENT);
+	assert_int_equal(messages_complete(B.m, DEV_B, ids[1], &err), -ENOENT); /* not its */
+	assert_int_equal(b_inbox(), 4);
+	const char *dev, *key;
+	assert_int_equal(messages_inbox_find(B.m, ids[1], &dev, &key), 0);
+	assert_string_equal(dev, DEV_A);
+	assert_string_equal(key, "test/echo");
+	assert_int_equal(messages_inbox_find(B.m, ids[0], &dev, &key), -ENOENT);
+
+	/* Restart: the four unfinished come back, in order, redelivered. */
+	restart(&B);
+	B.ngot = 0;
+	want = 4;
+	assert_true(nt_run_until(b_got, &want));
+	assert_int_equal(B.ngot, 4);
+	assert_got(0, 4, 1, true);
+	for (int i = 1; i < 5; i++)
+		assert_memory_equal(B.got[i - 1].id, ids[i], DEVMSG_ID_LEN);
+	for (int i = 1; i < 5; i++)
+		assert_int_equal(messages_complete(B.m, DEV_A, ids[i], &err), 0);
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+	assert_true(ns_files(&B, "dedup") >= 1);
+	/* Finished means never again. */
+	restart(&B);
+	B.ngot = 0;
+	nt_run_for(200);
+	assert_int_equal(B.ngot, 0);
+	assert_int_equal(b_inbox(), 0);
+}
+
+/* The handler goes away without finishing: the next handler of the
+ * protocol gets the messages, in order, marked redelivered. */
+static void test_inbox_next_handler(void **state)
+{
+	B.mode = KEEP;
+	both_up();
+	send_durable(0, 3);
+	size_t want = 3;
+	assert_true(nt_run_until(all_delivered, &want));
+	struct errmsg err;
+	assert_int_equal(messages_complete(B.m, DEV_A, B.got[1].id, &err), 0);
+	assert_int_equal(messages_unregister(B.m, "test/echo"), 0);
+	B.ngot = 0;
+	nt_run_for(100);
+	assert_int_equal(B.ngot, 0); /* nobody to hand them to */
+	assert_int_equal(messages_register(B.m, "test/echo", record, &B), 0);
+	assert_int_equal(B.ngot, 0); /* never from inside the call */
+	want = 2;
+	assert_true(nt_run_until(b_got, &want));
+	assert_int_equal(B.ngot, 2);
+	assert_string_equal(B.got[0].payload, "0");
+	assert_string_equal(B.got[1].payload, "2");
+	assert_true(B.got[0].redelivered && B.got[1].redelivered);
+	/* A handler that finishes at once empties the inbox. */
+	assert_int_equal(messages_unregister(B.m, "test/echo"), 0);
+	B.mode = REPLY_NOW;
+	B.ngot = 0;
+	assert_int_equal(messages_register(B.m, "test/echo", record, &B), 0);
+	assert_true(nt_run_until(b_got, &want));
+	assert_int_equal(b_inbox(), 0);
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+}
+
+/* Many finished, one write: nothing is final before the flush. */
+static void test_inbox_complete_later(void **state)
+{
+	B.mode = KEEP;
+	both_up();
+	send_durable(0, 3);
+	size_t want = 3;
+	assert_true(nt_run_until(all_delivered, &want));
+	struct errmsg err;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(messages_complete_later(B.m, DEV_A, B.got[i].id, &err), 0);
+	assert_int_equal(messages_complete_later(B.m, DEV_A, B.got[0].id, &err), -ENOENT);
+	assert_int_equal(b_inbox(), 0);
+	assert_true(ns_files(&B, "inbox") >= 1); /* not written yet */
+	/* A restart before the flush: they were not finished after all. */
+	restart(&B);
+	B.ngot = 0;
+	assert_true(nt_run_until(b_got, &want));
+	assert_got(0, 3, 0, true);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(messages_complete_later(B.m, DEV_A, B.got[i].id, &err), 0);
+	assert_int_equal(messages_inbox_flush(B.m, &err), 0);
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+	restart(&B);
+	B.ngot = 0;
+	nt_run_for(100);
+	assert_int_equal(B.ngot, 0);
+}
+
+/* Handlers that finish at once leave nothing in the inbox, and a batch of
+ * messages read together is one inbox record (written, then deleted). */
+static void test_inbox_builtin_and_batches(void **state)
+{
+	send_durable(0, 200);
+	B.mode = KEEP;
+	both_up();
+	size_t want = 200;
+	assert_true(nt_run_until(all_delivered, &want));
+	assert_got(0, 200, 0, false);
+	/* 200 messages pipelined on one stream: a handful of batches. */
+	size_t records = ns_files(&B, "inbox");
+	assert_true(records >= 1 && records <= 20);
+	for (size_t i = 0; i < 200; i++) {
+		struct errmsg err;
+		assert_int_equal(messages_complete(B.m, DEV_A, B.got[i].id, &err), 0);
+	}
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+	B.mode = REPLY_NOW;
+	send_durable(200, 220);
+	want = 220;
+	assert_true(nt_run_until(all_delivered, &want));
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+	assert_int_equal(b_inbox(), 0);
+}
+
+/* Killed after the inbox record was written but before the dedup window:
+ * the resent messages are not new (their ids are in the inbox). */
+static void test_inbox_ids_count_as_received(void **state)
+{
+	send_durable(0, 10);
+	copy_queue(&A, "queue", "saved");
+	B.mode = KEEP;
+	both_up();
+	size_t want = 10;
+	assert_true(nt_run_until(all_delivered, &want));
+	assert_int_equal(B.ngot, 10);
+	/* The crash: no window on disk, the inbox is; the sender lost its Acks. */
+	messages_free(B.m);
+	B.m = NULL;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/dedup", B.dir);
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	mkdir(path, 0700);
+	assert_int_equal(ns_files(&B, "dedup"), 0);
+	copy_queue(&A, "saved", "queue");
+	restart(&B);
+	B.ngot = 0;
+	restart(&A);
+	both_up();
+	want = 10;
+	assert_true(nt_run_until(all_delivered, &want));
+	nt_run_for(100);
+	assert_int_equal(B.ngot, 10); /* from the inbox, not 20 */
+	assert_got(0, 10, 0, true);
+	struct messages_device_stats st;
+	assert_int_equal(messages_device_stats(B.m, DEV_A, &st), 0);
+	assert_int_equal(st.duplicates, 10);
+	assert_int_equal(st.inbox, 10);
+}
+
+static bool a_drained(void *arg)
+{
+	struct messages_device_stats st;
+	return B.ngot >= *(size_t *)arg && messages_device_stats(A.m, DEV_B, &st) == 0 &&
+	       st.durable == 0;
+}
+
+/* A full inbox defers new durable messages: the sender keeps them and
+ * sends them again; nothing is lost or reordered. */
+static void test_inbox_full_defers(void **state)
+{
+	inbox_max = 4;
+	restart(&B);
+	B.mode = KEEP;
+	both_up();
+	send_durable(0, 7);
+	size_t want = 4;
+	assert_true(nt_run_until(b_got, &want));
+	nt_run_for(300);
+	assert_int_equal(B.ngot, 4);
+	assert_int_equal(b_inbox(), 4);
+	struct messages_device_stats st;
+	assert_int_equal(messages_device_stats(A.m, DEV_B, &st), 0);
+	assert_int_equal(st.durable, 3);
+	assert_int_equal(A.outcomes_failed, 0);
+	struct errmsg err;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(messages_complete(B.m, DEV_A, B.got[i].id, &err), 0);
+	want = 7;
+	assert_true(nt_run_until(a_drained, &want));
+	assert_int_equal(B.ngot, 7);
+	assert_got(0, 7, 0, false);
+	assert_int_equal(A.outcomes_ok, 7);
+	assert_int_equal(A.outcomes_failed, 0);
+}
+
+/* Forgetting a device deletes its queue, dedup window and inbox. */
+static void test_forget_device(void **state)
+{
+	B.mode = KEEP;
+	both_up();
+	send_durable(0, 2);
+	size_t want = 2;
+	assert_true(nt_run_until(all_delivered, &want));
+	A.up = false;
+	messages_device_down(A.m, DEV_B, 0);
+	send_durable(2, 5);
+	assert_int_equal(queue_files(&A), 3);
+	assert_true(ns_files(&B, "inbox") >= 1);
+	assert_true(ns_files(&B, "dedup") >= 1);
+	struct errmsg err;
+	assert_int_equal(messages_forget_device(A.m, DEV_B, &err), 0);
+	assert_int_equal(queue_files(&A), 0);
+	struct messages_device_stats st;
+	assert_int_equal(messages_device_stats(A.m, DEV_B, &st), -ENOENT);
+	uint8_t id[DEVMSG_ID_LEN];
+	memcpy(id, B.got[0].id, DEVMSG_ID_LEN);
+	assert_int_equal(messages_forget_device(B.m, DEV_A, &err), 0);
+	assert_int_equal(ns_files(&B, "inbox"), 0);
+	assert_int_equal(ns_files(&B, "dedup"), 0);
+	assert_int_equal(messages_complete(B.m, DEV_A, id, &err), -ENOENT);
+	/* Gone after a restart too. */
+	restart(&A);
+	assert_int_equal(messages_device_stats(A.m, DEV_B, &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +1021,13 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_durable_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_durable_exactly_once_across_restarts, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_keeps_until_complete, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_next_handler, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_complete_later, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_builtin_and_batches, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_ids_count_as_received, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_inbox_full_defers, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_forget_device, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
