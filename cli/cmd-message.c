@@ -161,10 +161,11 @@ static void print_received(struct cli *cli, json_t *data)
 		free(line);
 	} else {
 		const char *name = json_string_value(json_object_get(data, "device_name"));
-		printf("[%s] %s%s: ",
+		printf("[%s] %s%s%s: ",
 		       name ? name : json_string_value(json_object_get(data, "device_id")),
 		       json_string_value(json_object_get(data, "protocol")),
-		       json_is_true(json_object_get(data, "durable")) ? " (durable)" : "");
+		       json_is_true(json_object_get(data, "durable")) ? " (durable)" : "",
+		       json_is_true(json_object_get(data, "redelivered")) ? " (again)" : "");
 		print_payload(json_string_value(json_object_get(data, "payload")));
 	}
 	fflush(stdout);
@@ -180,6 +181,18 @@ static void echo(struct conn *c, json_t *data)
 	                           "payload", json_object_get(data, "payload"));
 	if (conn_send(c, "messages.reply", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0)
 		fprintf(stderr, "error: cannot reply: %s\n", e.text);
+}
+
+/* A durable message stays in the daemon's inbox until acked (or replied
+ * to): ack it once it is printed, so the next listener does not see it
+ * again. Like echo, the answer arrives among the events. */
+static void ack(struct conn *c, json_t *data)
+{
+	struct errmsg e;
+	json_int_t id;
+	json_t *params = json_pack("{s:O}", "message_id", json_object_get(data, "message_id"));
+	if (conn_send(c, "messages.ack", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0)
+		fprintf(stderr, "error: cannot acknowledge a durable message: %s\n", e.text);
 }
 
 static int listen_loop(struct cli *cli, struct conn *c, bool do_echo, long count)
@@ -204,6 +217,8 @@ static int listen_loop(struct cli *cli, struct conn *c, bool do_echo, long count
 			print_received(cli, data);
 			if (do_echo && json_is_true(json_object_get(data, "needs_reply")))
 				echo(c, data);
+			else if (json_is_true(json_object_get(data, "durable")))
+				ack(c, data);
 			seen++;
 		}
 		json_decref(msg);
@@ -261,6 +276,8 @@ const struct cli_command cli_message_commands[] = {
          "Registers PROTOCOL as a handler for as long as the command runs and\n"
          "prints every message for it. With --echo, requests are answered with\n"
          "their own text; without it, senders waiting for a reply time out.\n"
+         "Durable messages are acknowledged once printed; one shown again after\n"
+         "a listener or daemon stopped before that is marked (again).\n"
          "--count N exits after N messages. --json prints one object per line.\n",
          cmd_listen},
         {0},

@@ -30,8 +30,9 @@ struct block {
 
 struct txhash {
 	struct sha256_ctx *ctx;
-	unsigned queued; /* blocks queued or being hashed */
-	int err;
+	unsigned queued;  /* blocks queued or being hashed */
+	int err;          /* the loop's view */
+	int helper_err;   /* set by the helper, under the lock */
 	bool inline_only; /* a small file */
 };
 
@@ -97,8 +98,8 @@ static void *helper_main(void *arg)
 		pthread_mutex_unlock(&P.mu);
 		int r = sha256_update(b->h->ctx, b->data, b->len);
 		pthread_mutex_lock(&P.mu);
-		if (r < 0 && !b->h->err)
-			b->h->err = r;
+		if (r < 0 && !b->h->helper_err)
+			b->h->helper_err = r;
 		block_done(b);
 	}
 	pthread_mutex_unlock(&P.mu);
@@ -263,6 +264,8 @@ static void wait_idle(struct txhash *h)
 	kick(h);
 	while (h->queued)
 		pthread_cond_wait(&P.idle, &P.mu);
+	if (h->helper_err && !h->err)
+		h->err = h->helper_err;
 	pthread_mutex_unlock(&P.mu);
 }
 

@@ -13,7 +13,11 @@ hashed, compared, renamed into place and fsynced):
      machines would give it, where here both daemons share the cores;
   2. --files files of 4 KiB in one directory tree: files per second;
   3. the receiver's copy is checked byte for byte (SHA-256 of the file,
-     every small file's contents).
+     every small file's contents);
+  4. SHA-256 alone on one core (hashlib, i.e. OpenSSL): both sides hash
+     every byte of a file in sequence, so no single file can move faster
+     than this whatever the cores; printed next to iperf3 as the ceiling of
+     the ratio.
 
 MB is 10^6 bytes. Figures only: nothing is asserted about speed; a wrong
 byte fails the run. Usage: bench_transfers.py [--mib N] [--files N]
@@ -64,6 +68,18 @@ def sha256_file(path):
         for chunk in iter(lambda: f.read(4 * MiB), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_rate(mib=256):
+    """MB/s of SHA-256 on one core over an in-memory buffer (best of 3)."""
+    data = os.urandom(MiB) * mib
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        hashlib.sha256(data).digest()
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    return mib * MiB / 1e6 / best
 
 
 def addr(d):
@@ -196,6 +212,9 @@ def main():
                 print(f"=== iperf3, one stream over loopback, {opts.iperf_seconds} s ===")
                 print(f"iperf3    {ip:8.1f} MB/s")
                 print(f"ratio     {rate / ip:8.2f}  (sdnetd file transfer / iperf3; goal >= 0.5)")
+                sha = sha256_rate()
+                print(f"sha256    {sha:8.1f} MB/s  (one core; the most one file can move, hashed "
+                      f"in sequence on each side: {sha / ip:.2f} of iperf3)")
     finally:
         a.kill()
         b.kill()

@@ -306,6 +306,31 @@ class Messages(harness.Case):
             r = h.request("messages.reply", {"message_id": ev["message_id"], "payload": ""})
             self.assertEqual(r["error"]["code"], -32001)
 
+    def test_cli_listener_acks_durable_messages(self):
+        def listen(count):
+            p = subprocess.Popen([SPACEDRIVE, "--instance", "bob", "--json", "network", "message",
+                                  "listen", "test/cli-durable", "--count", str(count)],
+                                 env=self.home.env, stdout=subprocess.PIPE, text=True)
+            self.addCleanup(p.stdout.close)
+            self.addCleanup(p.kill)
+            self.assertEqual(json.loads(p.stdout.readline()), {"listening": "test/cli-durable"})
+            return p
+
+        first = listen(2)
+        self.send_durable(self.alice, "bob", 2, protocol="test/cli-durable")
+        got = [json.loads(first.stdout.readline()) for _ in range(2)]
+        self.assertEqual(first.wait(timeout=harness.TIMEOUT), 0)
+        self.assertEqual(sorted(unb64(m["payload"]) for m in got), ["0", "1"])
+        self.assertTrue(all(m["durable"] and not m["redelivered"] for m in got))
+        # Printed and acked: the inbox empties, and the next listener sees
+        # only the new message, not the two again.
+        self.wait_until("bob's inbox empty", lambda: self.inbox_of(self.bob, "alice") == 0)
+        second = listen(1)
+        self.send_durable(self.alice, "bob", 1, protocol="test/cli-durable", first=2)
+        again = json.loads(second.stdout.readline())
+        self.assertEqual(second.wait(timeout=harness.TIMEOUT), 0)
+        self.assertEqual((unb64(again["payload"]), again["redelivered"]), ("2", False))
+
     def test_unknown_protocol_gets_error(self):
         r = self.alice.rpc("messages.send", {"device": "bob", "protocol": "nobody/1",
                                              "payload": b64("anyone?"), "timeout_ms": 10000})
