@@ -453,6 +453,73 @@ static int run_sd_list(struct cli *cli, int argc, char **argv)
 	return r;
 }
 
+/* ---- network spacedrop nearby ------------------------------------------------------- */
+
+enum { NB_NAME, NB_PEER, NB_PAIRED, NB_SEEN, NB_ADDR, NB_NCOLS };
+
+static void nearby_cells(json_t *p, char seen[32], const char *cells[NB_NCOLS])
+{
+	json_t *addrs = json_object_get(p, "addresses");
+	snprintf(seen, 32, "%llds ago",
+	         (long long)(json_integer_value(json_object_get(p, "last_seen_ms")) / 1000));
+	cells[NB_NAME] = str_of(p, "name", "-");
+	cells[NB_PEER] = str_of(p, "peer_id", "?");
+	cells[NB_PAIRED] = json_is_true(json_object_get(p, "paired")) ? "yes" : "no";
+	cells[NB_SEEN] = seen;
+	cells[NB_ADDR] = json_array_size(addrs) ? json_string_value(json_array_get(addrs, 0)) : "-";
+}
+
+static void nearby_table(json_t *peers)
+{
+	static const char *const head[NB_NCOLS] = {"NAME", "PEER ID", "PAIRED", "SEEN", "ADDRESS"};
+	int width[NB_NCOLS];
+	for (int c = 0; c < NB_NCOLS; c++)
+		width[c] = (int)strlen(head[c]);
+	size_t i;
+	json_t *p;
+	json_array_foreach(peers, i, p)
+	{
+		char seen[32];
+		const char *cells[NB_NCOLS];
+		nearby_cells(p, seen, cells);
+		for (int c = 0; c < NB_NCOLS; c++)
+			if ((int)strlen(cells[c]) > width[c])
+				width[c] = (int)strlen(cells[c]);
+	}
+	for (int c = 0; c < NB_NCOLS; c++)
+		printf(c < NB_NCOLS - 1 ? "%-*s  " : "%-*s\n", c < NB_NCOLS - 1 ? width[c] : 0,
+		       head[c]);
+	json_array_foreach(peers, i, p)
+	{
+		char seen[32];
+		const char *cells[NB_NCOLS];
+		nearby_cells(p, seen, cells);
+		for (int c = 0; c < NB_NCOLS; c++)
+			printf(c < NB_NCOLS - 1 ? "%-*s  " : "%-*s\n",
+			       c < NB_NCOLS - 1 ? width[c] : 0, cells[c]);
+	}
+}
+
+static int run_sd_nearby(struct cli *cli, int argc, char **argv)
+{
+	int r = commands_no_args(cli, "network spacedrop nearby", argc, argv);
+	json_t *res = NULL;
+	if (r == CLI_EXIT_OK)
+		r = call_once(cli, "spacedrop.nearby", NULL, &res);
+	json_t *list = json_object_get(res, "peers");
+	if (r == CLI_EXIT_OK && cli->json)
+		r = out_json(json_incref(list));
+	else if (r == CLI_EXIT_OK && !json_is_true(json_object_get(res, "mdns")))
+		printf("mDNS discovery is off (--no-mdns, or it could not start); no nearby "
+		       "devices can be found.\n");
+	else if (r == CLI_EXIT_OK && !json_array_size(list))
+		printf("No devices found nearby yet.\n");
+	else if (r == CLI_EXIT_OK)
+		nearby_table(list);
+	json_decref(res);
+	return r;
+}
+
 static int run_sd_accept(struct cli *cli, int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -499,11 +566,19 @@ const struct cli_command cli_transfer_commands[] = {
          run_send},
         {"network spacedrop", "TARGET PATH...", "offer files to a nearby or paired device",
          "Options: --message TEXT (-m), --detach (-d).\n\n"
-         "TARGET is a paired device's name, a peer ID (paired, connected, or found\n"
-         "nearby over mDNS) or a multiaddr ending in /p2p/<peer id>. The other\n"
-         "side's user accepts or rejects; unanswered requests expire (60 s by\n"
-         "default). Progress and exit status as for 'network send'.\n",
+         "TARGET is, tried in this order: a paired device's name or id; a peer ID\n"
+         "(paired, connected, or found nearby over mDNS); a multiaddr ending in\n"
+         "/p2p/<peer id>; the name a nearby device advertises (see 'network\n"
+         "spacedrop nearby'; exact, else a unique case-insensitive prefix). The\n"
+         "other side's user accepts or rejects; unanswered requests expire (60 s\n"
+         "by default). Progress and exit status as for 'network send'.\n",
          run_spacedrop},
+        {"network spacedrop nearby", "", "devices found nearby over mDNS, with their names",
+         "One line per device heard on the LAN now: the name it advertises (- when\n"
+         "none), peer ID, whether it is paired, when it last answered and an\n"
+         "address. Entries go when their mDNS records expire. With --json prints\n"
+         "the array of spacedrop.nearby's peers.\n",
+         run_sd_nearby},
         {"network spacedrop list", "", "incoming requests waiting for an answer",
          "Spacedrops, and sends from devices that are not Trusted. With --json prints\n"
          "the array of transfers (state pending, expires_in).\n",

@@ -133,7 +133,7 @@ struct resp_plan {
 	struct buf txt[MDNS_MAX_ADDRS];
 	size_t n_txt;
 	struct buf rv;
-	struct buf name; /* "sd-name=" TXT rdata; empty: none */
+	struct buf name;                              /* "sd-name=" TXT rdata; empty: none */
 	struct dns_rr extra[1 + MDNS_MAX_HOST_ADDRS]; /* SRV, then A/AAAA */
 	size_t n_extra;
 };

@@ -1,6 +1,8 @@
 /* devices.show, devices.trust, devices.verify, devices.revoke,
  * devices.forget and devices.metrics: the glue between the control API and
  * the paired-device registry (devices.h) and connections (persist.h).
+ * devices.forget also drops the device's durable messages both ways (the
+ * message service's queue/, dedup/ and inbox/ records).
  * devices.list stays with the pairing service's table; its state field
  * comes from persist_link_json() through the pairing service's hook.
  *

@@ -14,8 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/node-mdns.h"
+#include "core/node-nearby.h"
+#include "core/node-pairing.h"
 #include "core/node-transfers.h"
 #include "core/node.h"
+#include "devices/devices.h"
 #include "transfer/transfers.h"
 
 static struct transfers *ready(struct node *n, struct rpc_call *call)
@@ -133,6 +137,29 @@ static int run_send(void *ctx, struct rpc_call *call, json_t *params)
 	return 0;
 }
 
+/* The target transfers_spacedrop() gets. Paired devices (name, id,
+ * prefix), peer IDs and multiaddrs come first and pass as given; anything
+ * else may be the name a nearby device advertises over mDNS, which becomes
+ * its peer ID (written to peer). NULL with err set when it is none. */
+static const char *spacedrop_target(struct node *n, const char *target, char peer[PEERID_TEXT_MAX],
+                                    int *ret_r, struct errmsg *err)
+{
+	const struct device *d = NULL;
+	struct peerid id;
+	struct devices *devs = n->pairing ? n->pairing->devices : NULL;
+	if (!target || target[0] == '/' || peerid_parse(target, &id, NULL) == 0 ||
+	    (devs && devices_lookup(devs, target, &d, NULL) != -ENOENT))
+		return target;
+	*ret_r = node_nearby_resolve(n, target, peer, err);
+	if (*ret_r == -ENOENT)
+		errmsg_set(
+		        err, -ENOENT,
+		        "no paired or nearby device named '%s'; run `spacedrive network spacedrop "
+		        "nearby`",
+		        target);
+	return *ret_r == 0 ? peer : NULL;
+}
+
 static int run_spacedrop(void *ctx, struct rpc_call *call, json_t *params)
 {
 	struct transfers *svc = ready(ctx, call);
@@ -140,11 +167,15 @@ static int run_spacedrop(void *ctx, struct rpc_call *call, json_t *params)
 	const char **paths = svc && owner(call) ? paths_of(call, params, &n) : NULL;
 	if (!paths)
 		return 0;
-	char id[33];
+	char id[33], peer[PEERID_TEXT_MAX];
 	struct errmsg e = {{0}};
-	int r = transfers_spacedrop(svc, json_string_value(json_object_get(params, "target")),
-	                            paths, n, json_string_value(json_object_get(params, "message")),
-	                            id, &e);
+	int r = 0;
+	const char *target = spacedrop_target(
+	        ctx, json_string_value(json_object_get(params, "target")), peer, &r, &e);
+	if (target)
+		r = transfers_spacedrop(svc, target, paths, n,
+		                        json_string_value(json_object_get(params, "message")), id,
+		                        &e);
 	free(paths);
 	if (r < 0)
 		answer_error(call, r, e.text);
@@ -173,6 +204,18 @@ static int run_requests(void *ctx, struct rpc_call *call, json_t *params)
 		return 0;
 	json_t *a = transfers_requests_json(svc);
 	json_t *r = a ? json_pack("{s:o}", "requests", a) : NULL;
+	if (!r)
+		return -ENOMEM;
+	rpc_call_reply(call, r);
+	return 0;
+}
+
+/* Peers found over mDNS now, with the names they advertise. */
+static int run_nearby(void *ctx, struct rpc_call *call, json_t *params)
+{
+	struct node *n = ctx;
+	json_t *a = node_nearby_json(n);
+	json_t *r = a ? json_pack("{s:o, s:b}", "peers", a, "mdns", n->mdns && n->mdns->svc) : NULL;
 	if (!r)
 		return -ENOMEM;
 	rpc_call_reply(call, r);
@@ -254,5 +297,6 @@ const struct rpc_method rpc_transfers_methods[] = {
         {"spacedrop.list", NULL, run_requests},
         {"spacedrop.accept", accept_params, run_accept},
         {"spacedrop.reject", id_param, run_reject},
+        {"spacedrop.nearby", NULL, run_nearby},
         {0},
 };

@@ -1,4 +1,5 @@
-/* The file-transfer settings (receive-dir, auto-accept, request-timeout):
+/* The file-transfer settings (receive-dir, auto-accept, request-timeout,
+ * spacedrop-discoverable):
  * checked and merged here so config.c only dispatches to them. */
 #include "daemon-config.h"
 
@@ -13,7 +14,12 @@
 bool config_transfer_key(enum config_key key)
 {
 	return key == CONFIG_RECEIVE_DIR || key == CONFIG_AUTO_ACCEPT ||
-	       key == CONFIG_REQUEST_TIMEOUT;
+	       key == CONFIG_REQUEST_TIMEOUT || key == CONFIG_SPACEDROP_DISCOVERABLE;
+}
+
+bool config_spacedrop_discoverable(const struct config *c)
+{
+	return config_has(c, CONFIG_SPACEDROP_DISCOVERABLE) ? c->spacedrop_discoverable : true;
 }
 
 /* err already says what is wrong; name where the value came from. */
@@ -47,13 +53,15 @@ int config_transfer_set(struct config *c, const struct config_option *o, const c
 {
 	if (o->key == CONFIG_RECEIVE_DIR)
 		return set_dir(c, v, from_file, err);
-	if (o->key == CONFIG_AUTO_ACCEPT) {
+	if (o->key == CONFIG_AUTO_ACCEPT || o->key == CONFIG_SPACEDROP_DISCOVERABLE) {
+		bool *f =
+		        o->key == CONFIG_AUTO_ACCEPT ? &c->auto_accept : &c->spacedrop_discoverable;
 		if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") ||
 		    !strcasecmp(v, "on"))
-			c->auto_accept = true;
+			*f = true;
 		else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
 		         !strcasecmp(v, "off"))
-			c->auto_accept = false;
+			*f = false;
 		else
 			return errmsg_set(err, -EINVAL, "'%s' is not a boolean (use true or false)",
 			                  v),
@@ -77,6 +85,8 @@ void config_transfer_copy(struct config *dst, struct config *src, enum config_ke
 		src->receive_dir = NULL;
 	} else if (key == CONFIG_AUTO_ACCEPT) {
 		dst->auto_accept = src->auto_accept;
+	} else if (key == CONFIG_SPACEDROP_DISCOVERABLE) {
+		dst->spacedrop_discoverable = src->spacedrop_discoverable;
 	} else {
 		dst->request_timeout_ms = src->request_timeout_ms;
 	}

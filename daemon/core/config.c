@@ -67,6 +67,9 @@ const struct config_option config_options[] = {
          "accept sends from Trusted devices without asking: true (default) or false"},
         {"request-timeout", CONFIG_REQUEST_TIMEOUT, true, true, false, "DURATION",
          "unanswered Spacedrop and transfer requests expire after this (default 60s)"},
+        {"spacedrop-discoverable", CONFIG_SPACEDROP_DISCOVERABLE, true, true, false, "BOOL",
+         "show the device name to nearby devices over mDNS for Spacedrop: true (default) or "
+         "false"},
         {"help", CONFIG_HELP, false, false, false, NULL, "show this help and exit"},
         {"version", CONFIG_VERSION, false, false, false, NULL, "print the version and exit"},
         {0},

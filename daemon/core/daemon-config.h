@@ -48,6 +48,7 @@ enum config_key {
 	CONFIG_RECEIVE_DIR,
 	CONFIG_AUTO_ACCEPT,
 	CONFIG_REQUEST_TIMEOUT,
+	CONFIG_SPACEDROP_DISCOVERABLE, /* the device name in mDNS (node-mdns.h) */
 	CONFIG_HELP,
 	CONFIG_VERSION,
 	CONFIG_NKEYS,
@@ -107,6 +108,10 @@ struct config {
 	char *receive_dir;
 	bool auto_accept;
 	uint64_t request_timeout_ms;
+	/* Advertise the device name over mDNS for Spacedrop; meaningful when
+	 * config_has(CONFIG_SPACEDROP_DISCOVERABLE), else true
+	 * (config_spacedrop_discoverable). */
+	bool spacedrop_discoverable;
 	uint32_t set; /* bit (1u << key) for every key given */
 	/* Where the next value comes from, for messages: "--listen" or "f:3". */
 	const char *origin;
@@ -146,6 +151,8 @@ bool config_transfer_key(enum config_key key);
 int config_transfer_set(struct config *c, const struct config_option *o, const char *v,
                         bool from_file, struct errmsg *err);
 void config_transfer_copy(struct config *dst, struct config *src, enum config_key key);
+/* spacedrop-discoverable in effect: true unless set to false. */
+bool config_spacedrop_discoverable(const struct config *c);
 
 /* Check and store one value (value is ignored for flags on the command
  * line; in a file a flag's value is a boolean word). For lists, appends. */

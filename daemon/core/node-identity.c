@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "node-mdns.h"
 #include "node-transfers.h"
 #include "password.h"
 #include "rpc.h"
@@ -68,6 +69,7 @@ int node_set_device_name(struct node *n, const char *name, struct errmsg *err)
 		return r;
 	log_info("device name '%s' -> '%s'", old, n->id.device_name);
 	node_transfers_renamed(n);
+	node_mdns_name_changed(n);
 	json_t *data = json_pack("{s:s, s:s}", "device_id", n->id.device_id, "device_name",
 	                         n->id.device_name);
 	if (n->rpc && data)

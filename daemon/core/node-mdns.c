@@ -69,6 +69,9 @@ static void on_peer(const struct mdns_peer_event *ev, void *ctx)
 		return; /* still starting: nobody can be subscribed */
 	json_t *data = json_pack("{s:s, s:o, s:s}", "peer_id", id, "addrs",
 	                         addr_array(ev->addrs, ev->n_addrs), "interface", ev->ifname);
+	if (data && ev->type != MDNS_EV_PEER_EXPIRED)
+		json_object_set_new(data, "name",
+		                    ev->device_name ? json_string(ev->device_name) : json_null());
 	if (data)
 		rpc_server_emit(n->rpc, event_kind(ev->type), data);
 	json_decref(data);
@@ -91,6 +94,7 @@ int node_mdns_start(struct node *n, struct errmsg *err)
 	        .host = n->host,
 	        .interfaces = n->cfg.mdns_interfaces.v,
 	        .n_interfaces = n->cfg.mdns_interfaces.n,
+	        .device_name = config_spacedrop_discoverable(&n->cfg) ? n->id.device_name : NULL,
 	};
 	struct errmsg e = {{0}};
 	int r = mdns_service_new(&c, &m->svc, &e);
@@ -112,10 +116,37 @@ int node_mdns_start(struct node *n, struct errmsg *err)
 	}
 	if (r < 0)
 		return errmsg_set(err, r, "cannot start mDNS: %s", strerror(-r));
+	node_mdns_name_changed(n);
 	if (mdns_service_iface_count(m->svc) == 0 && n->cfg.mdns_interfaces.n == 0)
 		log_info("mDNS: no interface is up with multicast yet; starting on each as it "
 		         "comes up");
 	return 0;
+}
+
+void node_mdns_name_changed(struct node *n)
+{
+	if (!n->mdns || !n->mdns->svc)
+		return;
+	const char *name = config_spacedrop_discoverable(&n->cfg) ? n->id.device_name : NULL;
+	if (mdns_service_set_device_name(n->mdns->svc, name) < 0 &&
+	    mdns_service_set_device_name(n->mdns->svc, NULL) == 0)
+		log_warning("mDNS: the device name '%s' cannot be advertised (control or "
+		            "direction characters); nearby devices see this one without a name",
+		            name);
+}
+
+int node_mdns_reload(struct node *n, const struct config *next)
+{
+	bool was = config_spacedrop_discoverable(&n->cfg);
+	bool now = config_spacedrop_discoverable(next);
+	if (was == now)
+		return 0;
+	log_info("reload: spacedrop-discoverable %s -> %s", was ? "true" : "false",
+	         now ? "true" : "false");
+	n->cfg.spacedrop_discoverable = now;
+	n->cfg.set |= 1u << CONFIG_SPACEDROP_DISCOVERABLE;
+	node_mdns_name_changed(n);
+	return 1;
 }
 
 void node_mdns_free(struct node *n)

@@ -1,7 +1,8 @@
 /* SIGHUP: read the config file again (with the same command line, which
  * still wins) and apply what can change while running: the log level, the
  * device name and the file-transfer settings (receive-dir, auto-accept,
- * request-timeout, for what comes next: node-transfers.c). Anything else
+ * request-timeout, for what comes next: node-transfers.c) and
+ * spacedrop-discoverable (node-mdns.c). Anything else
  * that changed is logged as needing a restart, on every reload until it
  * happens. A file that no longer parses changes nothing. The device name is
  * applied only when the configured value changed, so a reload never undoes
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "node-mdns.h"
 #include "node-transfers.h"
 #include "notify.h"
 
@@ -104,6 +106,7 @@ void node_reload(struct node *n)
 		int changed = apply_log_level(&n->cfg, &next);
 		changed += apply_device_name(n, &next);
 		changed += node_transfers_reload(n, &next);
+		changed += node_mdns_reload(n, &next);
 		changed += report_restart_needed(&n->cfg, &next);
 		if (!changed)
 			log_info("reload: %s: nothing changed",

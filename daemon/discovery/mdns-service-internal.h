@@ -42,6 +42,7 @@ struct mdns_svc {
 	enum mdns_name_state *name_state;
 	size_t n_names;
 	bool dial_found, allow_loopback;
+	char device_name[MDNS_DEVICE_NAME_MAX + 1]; /* advertised; "": none */
 	struct mdns_sock s4, s6;
 	struct event *ev4, *ev6;
 	struct event *refresh_ev;

@@ -107,11 +107,16 @@ static void handle_event(struct mdns_iface *ifc, const struct mdns_event *ev)
 		pair_found(ifc, ev);
 		return;
 	}
+	const struct mdns_cache_entry *e = mdns_cache_find(mdns_cache_of(ifc->m), &ev->id);
 	struct mdns_peer_event pe = {.type = ev->type,
 	                             .ifname = ifc->name,
 	                             .id = &ev->id,
 	                             .addrs = ev->addrs,
-	                             .n_addrs = ev->n_addrs};
+	                             .n_addrs = ev->n_addrs,
+	                             .device_name = e && e->device_name[0] &&
+	                                                            ev->type != MDNS_EV_PEER_EXPIRED
+	                                                    ? e->device_name
+	                                                    : NULL};
 	notify(ifc->svc, &pe);
 	if (ev->type == MDNS_EV_PEER_FOUND && ifc->svc->dial_found)
 		dial_found(ifc->svc, ev);
@@ -271,6 +276,8 @@ static int iface_start(struct mdns_svc *svc, const struct netif *nif)
 	int r = crypto_random(mc.name_seed, sizeof(mc.name_seed));
 	if (r == 0)
 		r = mdns_new(&mc, &ifc->m);
+	if (r == 0 && svc->device_name[0])
+		(void)mdns_set_device_name(ifc->m, svc->device_name, mono_ms());
 	if (r == 0 && !(ifc->timer = evtimer_new(svc->base, timer_cb, ifc)))
 		r = -ENOMEM;
 	int r4 = -ENOTSUP, r6 = -ENOTSUP;
@@ -509,6 +516,8 @@ int mdns_service_new(const struct mdns_service_config *cfg, struct mdns_svc **re
 	svc->allow_loopback = cfg->allow_loopback;
 	svc->s4.fd = svc->s6.fd = -1;
 	mdns_svc_backend_init(svc);
+	if (cfg->device_name && mdns_device_name_valid(cfg->device_name, strlen(cfg->device_name)))
+		memcpy(svc->device_name, cfg->device_name, strlen(cfg->device_name) + 1);
 	int r = copy_names(svc, cfg->interfaces, cfg->n_interfaces);
 	if (r == 0 && !(svc->rxbuf = malloc(DNS_MAX_MESSAGE)))
 		r = -ENOMEM;
@@ -602,4 +611,53 @@ bool mdns_service_has_addrs(const struct mdns_svc *svc)
 const struct rendezvous_backend *mdns_service_backend(struct mdns_svc *svc)
 {
 	return svc ? &svc->backend : NULL;
+}
+
+int mdns_service_set_device_name(struct mdns_svc *svc, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len && !mdns_device_name_valid(name, len))
+		return -EINVAL;
+	if (len ? strcmp(svc->device_name, name) == 0 : svc->device_name[0] == '\0')
+		return 0;
+	if (len)
+		memcpy(svc->device_name, name, len);
+	svc->device_name[len] = '\0';
+	uint64_t now = mono_ms();
+	for (size_t i = 0; i < svc->n_ifaces; i++) {
+		if (mdns_set_device_name(svc->ifaces[i]->m, svc->device_name, now) < 0)
+			log_warning("mDNS on %s: out of memory", svc->ifaces[i]->name);
+		drain(svc->ifaces[i], NULL, NULL);
+	}
+	return 0;
+}
+
+static void nearby_one(const struct mdns_iface *ifc, const struct mdns_cache_entry *e,
+                       void (*cb)(const struct mdns_nearby_peer *p, void *ctx), void *ctx,
+                       uint64_t now_ms)
+{
+	struct mdns_nearby_peer p = {.ifname = ifc->name,
+	                             .id = &e->id,
+	                             .device_name = e->device_name[0] ? e->device_name : NULL,
+	                             .last_seen_ms = e->last_seen_ms};
+	for (size_t j = 0; j < e->n_addrs; j++) {
+		if (e->addrs[j].expires_ms <= now_ms)
+			continue;
+		p.addrs[p.n_addrs++] = &e->addrs[j].ma;
+		if (e->addrs[j].expires_ms > p.expires_ms)
+			p.expires_ms = e->addrs[j].expires_ms;
+	}
+	if (p.n_addrs)
+		cb(&p, ctx);
+}
+
+void mdns_service_foreach_peer(const struct mdns_svc *svc,
+                               void (*cb)(const struct mdns_nearby_peer *p, void *ctx), void *ctx,
+                               uint64_t now_ms)
+{
+	for (size_t i = 0; svc && i < svc->n_ifaces; i++) {
+		const struct mdns_cache *c = mdns_cache_of(svc->ifaces[i]->m);
+		for (size_t k = 0; k < c->n; k++)
+			nearby_one(svc->ifaces[i], &c->entries[k], cb, ctx, now_ms);
+	}
 }

@@ -63,6 +63,9 @@ struct mdns_service_config {
 	bool dial_found;     /* dial each newly found peer */
 	bool allow_loopback; /* tests only: announce and accept 127/8, ::1 */
 	bool no_ipv6;        /* IPv4 only (224.0.0.251) */
+	/* Advertised from the first announcement (see
+	 * mdns_service_set_device_name); NULL: none. Copied. */
+	const char *device_name;
 };
 
 /* One peer change as observers see it; everything is borrowed for the
@@ -73,6 +76,7 @@ struct mdns_peer_event {
 	const struct peerid *id;
 	const struct multiaddr *addrs; /* without /p2p; none when expired */
 	size_t n_addrs;
+	const char *device_name; /* advertised ("sd-name="); NULL: none, or expired */
 };
 
 struct mdns_observer {
@@ -108,3 +112,25 @@ size_t mdns_service_iface_count(const struct mdns_svc *svc);
 const char *mdns_service_iface_name(const struct mdns_svc *svc, size_t i);
 /* Whether any running engine has an address to announce. */
 bool mdns_service_has_addrs(const struct mdns_svc *svc);
+
+/* Spacedrop discovery: advertise this device name ("sd-name=" in our _p2p
+ * answer, docs/protocols/mdns.md) on every engine, now (re-announcing) and
+ * on engines started later. NULL or "": stop advertising it. -EINVAL (and
+ * nothing changes) for a name mdns_device_name_valid() refuses. */
+int mdns_service_set_device_name(struct mdns_svc *svc, const char *name);
+
+/* The nearby peers the engines hold now, for `spacedrop nearby`: cb runs
+ * once per peer per interface, with only the addresses whose records have
+ * not expired at now_ms (mono_ms()); a peer with none left is skipped, so
+ * entries go with their mDNS TTL. Everything is borrowed for the call. */
+struct mdns_nearby_peer {
+	const char *ifname;
+	const struct peerid *id;
+	const char *device_name; /* NULL: the peer sent none (or a bad one) */
+	const struct multiaddr *addrs[MDNS_MAX_ADDRS_PER_PEER];
+	size_t n_addrs;
+	uint64_t last_seen_ms, expires_ms; /* mono_ms() clock */
+};
+void mdns_service_foreach_peer(const struct mdns_svc *svc,
+                               void (*cb)(const struct mdns_nearby_peer *p, void *ctx), void *ctx,
+                               uint64_t now_ms);

@@ -5,7 +5,9 @@
  * engine must stay within its caps: every datagram it emits parses as DNS
  * and fits MDNS_MAX_PACKET, events carry at most MDNS_MAX_ADDRS_PER_PEER
  * addresses, the cache never exceeds its size, and every peer reported by
- * the parsers has a usable address and is not us. */
+ * the parsers has a usable address and is not us, and every device name
+ * kept ("sd-name=") passes mdns_device_name_valid. Option bit 16 makes the
+ * engine advertise a device name of its own. */
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
@@ -23,6 +25,8 @@ static void check_response(const struct mdns_response *r, const struct peerid *s
 		assert(!peerid_equal(&f->id, self));
 		assert(f->n_addrs > 0 && f->n_addrs <= MDNS_MAX_ADDRS_PER_PEER);
 		assert(f->ptr_ttl_s <= MDNS_MAX_TTL_S);
+		assert(!f->device_name[0] ||
+		       mdns_device_name_valid(f->device_name, strlen(f->device_name)));
 		for (size_t j = 0; j < f->n_addrs; j++) {
 			assert(mdns_addr_usable(&f->addrs[j].ma, loopback));
 			assert(f->addrs[j].ttl_s <= MDNS_MAX_TTL_S);
@@ -71,7 +75,12 @@ static void drain(struct mdns *m)
 		assert(ev.type == MDNS_EV_PEER_EXPIRED ? ev.n_addrs == 0 : ev.n_addrs > 0);
 		mdns_event_free(&ev);
 	}
-	assert(mdns_cache_of(m)->n <= CACHE_SIZE);
+	const struct mdns_cache *c = mdns_cache_of(m);
+	assert(c->n <= CACHE_SIZE);
+	for (size_t i = 0; i < c->n; i++)
+		assert(!c->entries[i].device_name[0] ||
+		       mdns_device_name_valid(c->entries[i].device_name,
+		                              strlen(c->entries[i].device_name)));
 }
 
 static struct mdns *make(uint8_t opts)
@@ -88,6 +97,8 @@ static struct mdns *make(uint8_t opts)
 	assert(multiaddr_parse("/ip4/10.0.0.1/tcp/4001", &a, NULL) == 0);
 	mdns_set_addrs(m, &a, 1, 0);
 	multiaddr_free(&a);
+	if (opts & 16)
+		assert(mdns_set_device_name(m, "Fuzz \xf0\x9f\x90\x9b", 0) == 1);
 	mdns_start(m, 0);
 	if (opts & 4)
 		mdns_pair_advertise(m, rv, 0);

@@ -102,9 +102,14 @@ class Inbox:
     records every message.received and answers those that want a reply
     with "ack <payload>". One reader thread; replies are sent without
     waiting for their results (which the thread reads: an error result is
-    kept and fails payloads())."""
+    kept and fails payloads()). With ack, a durable message that wants no
+    reply is finished with messages.ack (without it, it stays in the
+    receiver's inbox and is shown again after a restart); answered acks
+    are counted in acked."""
 
-    def __init__(self, daemon, protocol):
+    def __init__(self, daemon, protocol, ack=False):
+        self.ack = ack
+        self.acked = 0
         self.conn = daemon.connect()
         r = self.conn.request("handlers.register", {"protocol": protocol})
         if "result" not in r:
@@ -130,12 +135,21 @@ class Inbox:
                                         "params": {"message_id": data["message_id"],
                                                    "payload": b64("ack " +
                                                                   unb64(data["payload"]))}})
+                    elif self.ack and data.get("durable"):
+                        self.next_id += 1
+                        self.conn.send({"jsonrpc": "2.0", "id": self.next_id,
+                                        "method": "messages.ack",
+                                        "params": {"message_id": data["message_id"]}})
                     with self.lock:
                         self.got.append(data)
                     self.changed.set()
                 elif "error" in m:
                     with self.lock:
                         self.errors.append(m)
+                elif m.get("result", {}).get("acked"):
+                    with self.lock:
+                        self.acked += 1
+                    self.changed.set()
         except (OSError, EOFError, ValueError):
             pass
 

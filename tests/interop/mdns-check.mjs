@@ -1,7 +1,7 @@
 // Feed sdnetd's mDNS datagrams to js-libp2p's own code paths (dns-packet
 // decode, @libp2p/mdns gotResponse / gotQuery), without sockets, and say
 // what js makes of them. Exits non-zero if js would not discover us from
-// our response, would take our pairing advertisement for a peer, would not
+// our response (with or without the sd-name= device name), would take our pairing advertisement for a peer, would not
 // answer our query, or would answer our pairing query.
 //
 //   node mdns-check.mjs DIR   (DIR: tests/data/mdns, our-*.bin)
@@ -22,6 +22,12 @@ const expect = (cond, what) => { console.log(cond ? 'ok  ' : 'FAIL', what); ok &
 const found = query.gotResponse(read('our-response.bin'), 'jsnodename', tag, { log })
 expect(found != null && found.multiaddrs.length === 3,
   `our response -> ${found?.id} ${found?.multiaddrs.map(String).join(' ')}`)
+// With the Spacedrop device name (sd-name=): js reads only dnsaddr= strings, so it
+// finds the same peer at the same three addresses.
+const named = query.gotResponse(read('our-response-named.bin'), 'jsnodename', tag, { log })
+expect(named != null && String(named.id) === String(found?.id) &&
+  named.multiaddrs.map(String).join(' ') === found?.multiaddrs.map(String).join(' '),
+  `our response with sd-name -> ${named?.id} ${named?.multiaddrs.map(String).join(' ')}`)
 expect(query.gotResponse(read('our-pair-response.bin'), 'jsnodename', tag, { log }) == null,
   'our pairing advertisement is not a peer to js')
 const jsAddr = multiaddr('/ip4/192.168.1.5/tcp/4001/p2p/12D3KooWHjxnw69AHLK2MRcbDfvkYZbHnwXFNhiniWZTK2eJM9bz')

@@ -17,7 +17,7 @@ network namespaces joined by a veth pair, mDNS bound to the veths.
 - a full disk (a small tmpfs as the receive directory) pauses with a clear
   error, keeps the partial file, and resumes once there is room;
 - Spacedrop to a nearby unpaired device found over mDNS (by its peer ID;
-  mDNS carries no device name to go by): the receiver is always asked
+  by its advertised name: test_spacedrop_nearby.py): the receiver is always asked
   (sender name and message shown), reject then accept; no pairing results.
 
 The kill and link-cut cases cap the sender at SDNETD_TEST_XFER_RATE (test

@@ -463,16 +463,56 @@ static void test_merge(void **state)
 	assert_null(config_option_find("nope"));
 }
 
+/* spacedrop-discoverable: the device name in mDNS, on unless turned off. */
+static void test_spacedrop_discoverable(void **state)
+{
+	struct config c;
+	struct errmsg e;
+	assert_int_equal(load(&c, &e, NULL), 0);
+	assert_false(config_has(&c, CONFIG_SPACEDROP_DISCOVERABLE));
+	assert_true(config_spacedrop_discoverable(&c));
+	config_free(&c);
+	assert_int_equal(load(&c, &e, "--spacedrop-discoverable", "false", NULL), 0);
+	assert_false(config_spacedrop_discoverable(&c));
+	config_free(&c);
+	assert_int_equal(load(&c, &e, "--spacedrop-discoverable=on", NULL), 0);
+	assert_true(config_has(&c, CONFIG_SPACEDROP_DISCOVERABLE));
+	assert_true(config_spacedrop_discoverable(&c));
+	config_free(&c);
+	error_is(load(&c, &e, "--spacedrop-discoverable", "maybe", NULL), &e, "not a boolean");
+	config_free(&c);
+	/* In the file, and the command line over it. */
+	char cfg[128];
+	snprintf(cfg, sizeof(cfg), "%s/sd.conf", dir);
+	write_file(cfg, "spacedrop-discoverable = no\n");
+	assert_int_equal(load(&c, &e, "--config", cfg, NULL), 0);
+	assert_false(config_spacedrop_discoverable(&c));
+	config_free(&c);
+	assert_int_equal(load(&c, &e, "--config", cfg, "--spacedrop-discoverable", "yes", NULL), 0);
+	assert_true(config_spacedrop_discoverable(&c));
+	config_free(&c);
+	write_file(cfg, "spacedrop-discoverable = sometimes\n");
+	error_is(load(&c, &e, "--config", cfg, NULL), &e, "sd.conf:1");
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_every_option),
-	        cmocka_unit_test(test_help_version),    cmocka_unit_test(test_relative_paths),
-	        cmocka_unit_test(test_argument_errors), cmocka_unit_test(test_list_cap),
-	        cmocka_unit_test(test_file_every_key),  cmocka_unit_test(test_file_booleans),
-	        cmocka_unit_test(test_file_errors),     cmocka_unit_test(test_command_line_wins),
-	        cmocka_unit_test(test_default_file),    cmocka_unit_test(test_parse_twice),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_every_option),
+	        cmocka_unit_test(test_help_version),
+	        cmocka_unit_test(test_relative_paths),
+	        cmocka_unit_test(test_argument_errors),
+	        cmocka_unit_test(test_list_cap),
+	        cmocka_unit_test(test_file_every_key),
+	        cmocka_unit_test(test_file_booleans),
+	        cmocka_unit_test(test_file_errors),
+	        cmocka_unit_test(test_command_line_wins),
+	        cmocka_unit_test(test_default_file),
+	        cmocka_unit_test(test_parse_twice),
 	        cmocka_unit_test(test_merge),
+	        cmocka_unit_test(test_spacedrop_discoverable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
