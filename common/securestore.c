@@ -604,7 +604,7 @@ int securestore_get(struct securestore *s, const char *ns, const char *name, str
 	return r;
 }
 
-int securestore_delete(struct securestore *s, const char *ns, const char *name, struct errmsg *err)
+int securestore_unlink(struct securestore *s, const char *ns, const char *name, struct errmsg *err)
 {
 	char label[SECURESTORE_NAME_MAX + 32];
 	int r = check_names(ns, name, err);
@@ -620,12 +620,17 @@ int securestore_delete(struct securestore *s, const char *ns, const char *name, 
 		                    : errmsg_set(err, -errno, "cannot delete %s: %s", path,
 		                                 strerror(errno));
 	free(path);
-	if (r < 0)
-		return r;
-	/* Make the removal durable, like a write. */
+	return r;
+}
+
+int securestore_sync(struct securestore *s, const char *ns, struct errmsg *err)
+{
+	if (!valid_ns(ns))
+		return ns_error(ns, err);
 	char *dir = *ns ? path_join(s->root, ns) : strdup(s->root);
 	if (!dir)
 		return errmsg_set(err, -ENOMEM, "out of memory");
+	int r = 0;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
 		r = errmsg_set(err, -errno, "cannot sync %s: %s", dir, strerror(errno));
@@ -633,6 +638,13 @@ int securestore_delete(struct securestore *s, const char *ns, const char *name, 
 		close(fd);
 	free(dir);
 	return r;
+}
+
+int securestore_delete(struct securestore *s, const char *ns, const char *name, struct errmsg *err)
+{
+	int r = securestore_unlink(s, ns, name, err);
+	/* Make the removal durable, like a write. */
+	return r < 0 ? r : securestore_sync(s, ns, err);
 }
 
 static int cmp_names(const void *a, const void *b)

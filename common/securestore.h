@@ -74,7 +74,12 @@ int securestore_put(struct securestore *s, const char *ns, const char *name, con
  * out->len is unchanged (its storage may have grown: free it either way). */
 int securestore_get(struct securestore *s, const char *ns, const char *name, struct buf *out,
                     struct errmsg *err);
+/* Unlink the record and fsync its directory, so the removal is durable. */
 int securestore_delete(struct securestore *s, const char *ns, const char *name, struct errmsg *err);
+/* For many removals at once: unlink without the directory fsync, then one
+ * securestore_sync(ns) for all (until then a crash may bring some back). */
+int securestore_unlink(struct securestore *s, const char *ns, const char *name, struct errmsg *err);
+int securestore_sync(struct securestore *s, const char *ns, struct errmsg *err);
 /* List record names in ns (sorted); *names is a NULL-terminated array the
  * caller frees with securestore_names_free. */
 int securestore_list(struct securestore *s, const char *ns, char ***names, struct errmsg *err);

@@ -496,13 +496,18 @@ void msg_on_reply(struct messages *m, struct msg_device *d, const devmsg_pb *msg
 
 void msg_on_ack(struct messages *m, struct msg_device *d, const devmsg_pb *msg)
 {
+	/* One directory fsync for the whole Ack (up to 1024 ids), not one per
+	 * record: that kept the loop busy for seconds under disk load. */
+	size_t unlinked = 0;
 	for (size_t i = 0; i < msg->ack->n_ids; i++) {
 		struct msgq_item *it = msgq_ack(&d->q, msg->ack->ids[i].data);
 		if (!it)
 			continue; /* a repeated Ack, or for a message we did not send */
 		struct errmsg e;
-		if (msgstore_delete(m->cfg.store, d->id, it->seq, &e) < 0)
+		if (msgstore_unlink(m->cfg.store, d->id, it->seq, &e) < 0)
 			log_warning("%s", e.text);
+		else
+			unlinked++;
 		d->durable--;
 		d->acked++;
 		d->redeliver_ms = 0;
@@ -510,4 +515,7 @@ void msg_on_ack(struct messages *m, struct msg_device *d, const devmsg_pb *msg)
 			m->cfg.on_outcome(m->cfg.ctx, d->id, it->id, 0, NULL);
 		free(it);
 	}
+	struct errmsg e;
+	if (unlinked && msgstore_sync(m->cfg.store, &e) < 0)
+		log_warning("%s", e.text);
 }

@@ -83,6 +83,19 @@ int msgstore_delete(struct securestore *s, const char *device_id, uint64_t seq, 
 	return r == -ENOENT ? 0 : r;
 }
 
+int msgstore_unlink(struct securestore *s, const char *device_id, uint64_t seq, struct errmsg *err)
+{
+	char name[MSGSTORE_DEVICE_ID_MAX + NUM_DIGITS + 2];
+	record_name(name, sizeof(name), device_id, seq);
+	int r = securestore_unlink(s, NS_QUEUE, name, err);
+	return r == -ENOENT ? 0 : r;
+}
+
+int msgstore_sync(struct securestore *s, struct errmsg *err)
+{
+	return securestore_sync(s, NS_QUEUE, err);
+}
+
 static int load_one(struct securestore *s, const char *name, msgstore_visit_fn visit, void *ctx,
                     size_t *skipped, struct errmsg *err)
 {

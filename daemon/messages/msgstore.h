@@ -35,6 +35,11 @@ int msgstore_put(struct securestore *s, const char *device_id, uint64_t seq, uns
                  const uint8_t *msg, size_t msg_len, struct errmsg *err);
 /* Delete it (acknowledged or refused). -ENOENT is not an error here. */
 int msgstore_delete(struct securestore *s, const char *device_id, uint64_t seq, struct errmsg *err);
+/* The same for a batch (one Ack of many ids): unlink each, then one
+ * msgstore_sync() makes all the removals durable. A removal a crash undoes
+ * only means a resend, which the receiver's dedup window answers. */
+int msgstore_unlink(struct securestore *s, const char *device_id, uint64_t seq, struct errmsg *err);
+int msgstore_sync(struct securestore *s, struct errmsg *err);
 
 /* One stored message, as msgstore_load() hands it over (msg: packed). */
 typedef int (*msgstore_visit_fn)(void *ctx, const char *device_id, uint64_t seq, unsigned prio,

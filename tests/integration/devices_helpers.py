@@ -146,7 +146,7 @@ class Inbox:
                 elif "error" in m:
                     with self.lock:
                         self.errors.append(m)
-                elif m.get("result", {}).get("acked"):
+                elif isinstance(m.get("result"), dict) and m["result"].get("acked"):
                     with self.lock:
                         self.acked += 1
                     self.changed.set()

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -18,6 +19,8 @@ SDNETD = os.environ.get("SDNETD", os.path.join(os.getcwd(), "daemon", "sdnetd"))
 # Upper bound on any single wait; generous for slow CI machines, never
 # waited out by a passing test.
 TIMEOUT = float(os.environ.get("SDNETD_TEST_TIMEOUT", "30"))
+# Lines of each daemon's stderr printed when a test fails.
+LOG_TAIL_LINES = 60
 
 # Variables that would make sdnetd look somewhere else than our temp dirs.
 _SCRUB = (
@@ -265,11 +268,33 @@ class Case(unittest.TestCase):
     def setUp(self):
         self.home = Home()
         self.daemons = []
+        # Run at tearDown while the home still exists (addCleanup runs
+        # after it): stopping daemons the test started through the CLI.
+        self.before_cleanup = []
 
     def tearDown(self):
+        for fn in reversed(self.before_cleanup):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - cleanup must go on
+                print(f"cleanup: {e}", file=sys.stderr)
         for d in self.daemons:
             d.kill()
+        if self._failed():
+            # What each daemon logged, so a failure in CI can be read
+            # without running it again.
+            for d in self.daemons:
+                text = d.stderr()
+                tail = "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
+                print(f"\n--- {d.instance} (daemon {d.n}) stderr, last {LOG_TAIL_LINES} lines "
+                      f"---\n{tail}", file=sys.stderr)
         self.home.cleanup()
+
+    def _failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return False
+        return any(t is self for t, _ in result.errors + result.failures)
 
     def daemon(self, instance="alice", args=(), env=None, start=True, wait=True):
         d = Daemon(self.home, instance, args, env)

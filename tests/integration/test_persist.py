@@ -111,7 +111,7 @@ class Persist(harness.Case):
         for name in ("alice", "bob"):
             r = self.cli(name, "start")
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.addCleanup(self.cli, name, "stop")
+            self.before_cleanup.append(lambda name=name: self.cli(name, "stop"))
         alice = harness.Daemon(self.home, "alice")
         bob = harness.Daemon(self.home, "bob")
         self.pair(alice, bob)

@@ -808,6 +808,32 @@ static void test_crash_during_rewrite(void **state)
 	assert_true(seen_small > 0 && seen_large > 0);
 }
 
+/* Batched removal: unlink leaves the others, refuses what delete
+ * refuses, and one sync of the namespace (or of a bad one: refused). */
+static void test_unlink_then_sync(void **state)
+{
+	struct securestore *s = open_ok(*state, &keyfile_opts);
+	put_ok(s, "queue", "a", "1", 1);
+	put_ok(s, "queue", "b", "2", 1);
+	put_ok(s, "queue", "c", "3", 1);
+	struct errmsg err = {{0}};
+	assert_int_equal(securestore_unlink(s, "queue", "a", &err), 0);
+	assert_int_equal(securestore_unlink(s, "queue", "c", &err), 0);
+	assert_int_equal(securestore_unlink(s, "queue", "c", &err), -ENOENT);
+	assert_non_null(strstr(err.text, "queue/c"));
+	assert_int_equal(securestore_unlink(s, "queue", "../b", NULL), -EINVAL);
+	assert_int_equal(securestore_sync(s, "queue", &err), 0);
+	assert_int_equal(securestore_sync(s, "", &err), 0);
+	assert_int_equal(securestore_sync(s, "nosuchspace", &err), -EINVAL);
+	char **names = NULL;
+	assert_int_equal(securestore_list(s, "queue", &names, &err), 0);
+	assert_string_equal(names[0], "b");
+	assert_null(names[1]);
+	securestore_names_free(names);
+	get_is(s, "queue", "b", "2", 1);
+	securestore_close(s);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
@@ -831,6 +857,7 @@ int main(void)
 	        T(test_bad_opts),
 	        T(test_concurrent_create),
 	        T(test_crash_during_rewrite),
+	        T(test_unlink_then_sync),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
