@@ -173,32 +173,42 @@ static void print_received(struct cli *cli, json_t *data)
 
 /* Answer a request with its own payload, without waiting for the answer
  * (it arrives among the events and is checked there). */
-static void echo(struct conn *c, json_t *data)
+static bool echo(struct conn *c, json_t *data)
 {
 	struct errmsg e;
 	json_int_t id;
 	json_t *params = json_pack("{s:O, s:O}", "message_id", json_object_get(data, "message_id"),
 	                           "payload", json_object_get(data, "payload"));
-	if (conn_send(c, "messages.reply", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0)
+	if (conn_send(c, "messages.reply", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0) {
 		fprintf(stderr, "error: cannot reply: %s\n", e.text);
+		return false;
+	}
+	return true;
 }
 
 /* A durable message stays in the daemon's inbox until acked (or replied
  * to): ack it once it is printed, so the next listener does not see it
  * again. Like echo, the answer arrives among the events. */
-static void ack(struct conn *c, json_t *data)
+static bool ack(struct conn *c, json_t *data)
 {
 	struct errmsg e;
 	json_int_t id;
 	json_t *params = json_pack("{s:O}", "message_id", json_object_get(data, "message_id"));
-	if (conn_send(c, "messages.ack", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0)
+	if (conn_send(c, "messages.ack", params, CLI_RPC_TIMEOUT_MS, &id, &e) < 0) {
 		fprintf(stderr, "error: cannot acknowledge a durable message: %s\n", e.text);
+		return false;
+	}
+	return true;
 }
 
 static int listen_loop(struct cli *cli, struct conn *c, bool do_echo, long count)
 {
 	long seen = 0;
-	while (count == 0 || seen < count) {
+	/* Replies and acks sent but not yet answered: with --count, wait for
+	 * them before leaving, so an ack is known to be on disk (and a failed
+	 * one is reported) rather than cut off by the exit. */
+	long unanswered = 0;
+	while (count == 0 || seen < count || unanswered > 0) {
 		json_t *msg = NULL;
 		struct errmsg e;
 		int r = conn_next(c, LISTEN_POLL_MS, &msg, &e);
@@ -210,15 +220,18 @@ static int listen_loop(struct cli *cli, struct conn *c, bool do_echo, long count
 		if (err)
 			fprintf(stderr, "error: %s\n",
 			        json_string_value(json_object_get(err, "message")));
+		if (json_object_get(msg, "id") && (err || json_object_get(msg, "result")) &&
+		    unanswered > 0)
+			unanswered--;
 		json_t *params = json_object_get(msg, "params");
 		const char *kind = json_string_value(json_object_get(params, "kind"));
-		if (kind && strcmp(kind, "message.received") == 0) {
+		if (kind && strcmp(kind, "message.received") == 0 && (count == 0 || seen < count)) {
 			json_t *data = json_object_get(params, "data");
 			print_received(cli, data);
 			if (do_echo && json_is_true(json_object_get(data, "needs_reply")))
-				echo(c, data);
+				unanswered += echo(c, data);
 			else if (json_is_true(json_object_get(data, "durable")))
-				ack(c, data);
+				unanswered += ack(c, data);
 			seen++;
 		}
 		json_decref(msg);
