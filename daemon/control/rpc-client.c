@@ -74,16 +74,39 @@ static void on_write(struct bufferevent *bev, void *arg)
 		rpc_client_close(c);
 }
 
+/* A client that closed may still have requests in the socket: libevent
+ * reports a failed write (EPIPE, or ECONNRESET when the client left answers
+ * unread) before reading what came ahead of the close. Those requests were
+ * sent (a messages.ack, say): run them before closing; their answers go
+ * nowhere. */
+static void read_what_is_left(struct rpc_client *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	char chunk[RPC_READ_CHUNK];
+	on_read(c->bev, c); /* what libevent already holds */
+	while (fd >= 0 && client_reading(c)) {
+		ssize_t n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		if (jsonrpc_framer_feed(&c->framer, chunk, (size_t)n) < 0)
+			break;
+		client_pop_lines(c);
+	}
+}
+
 /* EOF: the client will send nothing more. Answers already queued are
  * flushed; calls still running are dropped (a client that wants them keeps
  * the connection open). */
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct rpc_client *c = arg;
-	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
 		rpc_client_drain_close(c);
-	else
-		rpc_client_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		read_what_is_left(c);
+	rpc_client_close(c);
 }
 
 int rpc_client_new(struct rpc_server *s, struct bufferevent *bev, const struct rpc_peer *peer,

@@ -3,6 +3,7 @@
  * and decode again (protobuf-c keeps unknown fields, so sizes may differ only
  * by dropped duplicates; we check that the round trip succeeds). */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "autonat.pb-c.h"
@@ -37,6 +38,37 @@ static const ProtobufCMessageDescriptor *const descriptors[] = {
 
 #define N_DESCRIPTORS (sizeof(descriptors) / sizeof(descriptors[0]))
 
+/* protobuf-c (Debian 12's 1.4.1) keeps an unknown field whose tag says
+ * field number 0 (spelled as a non-minimal varint, e.g. 85 00) and writes
+ * it back, but refuses it when decoding again. Field 0 is invalid in any
+ * schema and we read no unknown fields, so such a message only tells us
+ * about the library: the re-decode is not required for it. */
+static bool has_field_zero(const ProtobufCMessage *m)
+{
+	for (size_t i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return true;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		const char *base = (const char *)m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
+			for (size_t k = 0; k < n; k++)
+				if (v[k] && has_field_zero(v[k]))
+					return true;
+		} else {
+			const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)base;
+			if (sub && has_field_zero(sub))
+				return true;
+		}
+	}
+	return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -50,7 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(out);
 	assert(protobuf_c_message_pack(m, out) == n);
 	ProtobufCMessage *again = protobuf_c_message_unpack(d, NULL, n, out);
-	assert(again);
+	if (!again) {
+		assert(has_field_zero(m));
+		protobuf_c_message_free_unpacked(m, NULL);
+		free(out);
+		return 0;
+	}
 	assert(protobuf_c_message_get_packed_size(again) == n);
 	protobuf_c_message_free_unpacked(again, NULL);
 	protobuf_c_message_free_unpacked(m, NULL);

@@ -20,7 +20,7 @@ SDNETD = os.environ.get("SDNETD", os.path.join(os.getcwd(), "daemon", "sdnetd"))
 # waited out by a passing test.
 TIMEOUT = float(os.environ.get("SDNETD_TEST_TIMEOUT", "30"))
 # Lines of each daemon's stderr printed when a test fails.
-LOG_TAIL_LINES = 60
+LOG_TAIL_LINES = 200
 
 # Variables that would make sdnetd look somewhere else than our temp dirs.
 _SCRUB = (

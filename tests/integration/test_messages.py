@@ -331,6 +331,27 @@ class Messages(harness.Case):
         self.assertEqual(second.wait(timeout=harness.TIMEOUT), 0)
         self.assertEqual((unb64(again["payload"]), again["redelivered"]), ("2", False))
 
+    def test_ack_then_close_at_once_is_kept(self):
+        """An app that acks and closes without reading the answers: its
+        acks were sent, so they count (the daemon reads what is left in the
+        socket even when writing to the gone client fails first)."""
+        for rnd in range(4):
+            c = self.bob.connect()
+            c.request("handlers.register", {"protocol": "test/ack-close"})
+            self.send_durable(self.alice, "bob", 2, protocol="test/ack-close", first=2 * rnd)
+            seen = []
+            while len(seen) < 2:
+                m = c.read()
+                if m.get("method") == "event" and m["params"]["kind"] == "message.received":
+                    data = m["params"]["data"]
+                    seen.append((unb64(data["payload"]), data["redelivered"]))
+                    c.send({"jsonrpc": "2.0", "id": 100 + len(seen), "method": "messages.ack",
+                            "params": {"message_id": data["message_id"]}})
+            c.close()
+            self.assertEqual(sorted(seen), [(str(2 * rnd), False), (str(2 * rnd + 1), False)])
+            self.wait_until(f"round {rnd}: bob's inbox empty",
+                            lambda: self.inbox_of(self.bob, "alice") == 0)
+
     def test_unknown_protocol_gets_error(self):
         r = self.alice.rpc("messages.send", {"device": "bob", "protocol": "nobody/1",
                                              "payload": b64("anyone?"), "timeout_ms": 10000})
