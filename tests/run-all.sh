@@ -3,7 +3,8 @@
 #   1. formatting (clang-format) of every C source
 #   2. the normal build: unit, fuzz-replay, golden, integration, systemd, netns,
 #      interop suites (each when it has tests)
-#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit suite
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit, fuzz-replay
+#      and integration suites (a sanitizer finding in a daemon fails its test)
 #   4. a clang libFuzzer build: each fuzz target for a few seconds on its corpus
 # Each suite's result counts even if an earlier one failed; the exit status is
 # non-zero when anything failed.
@@ -92,7 +93,7 @@ if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
    && ninja -C build-asan >&2; then
   count "sanitizer build" 0
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-    run_suites build-asan unit fuzz-replay
+    run_suites build-asan unit fuzz-replay integration
 else
   count "sanitizer build" 1
 fi

@@ -19,6 +19,8 @@ SDNETD = os.environ.get("SDNETD", os.path.join(os.getcwd(), "daemon", "sdnetd"))
 # Upper bound on any single wait; generous for slow CI machines, never
 # waited out by a passing test.
 TIMEOUT = float(os.environ.get("SDNETD_TEST_TIMEOUT", "30"))
+# What a sanitizer prints (ASan, LSan, UBSan).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 # Lines of each daemon's stderr printed when a test fails.
 LOG_TAIL_LINES = 200
 
@@ -280,6 +282,7 @@ class Case(unittest.TestCase):
                 print(f"cleanup: {e}", file=sys.stderr)
         for d in self.daemons:
             d.kill()
+        findings = self._sanitizer_findings()
         if self._failed():
             # What each daemon logged, so a failure in CI can be read
             # without running it again.
@@ -289,6 +292,22 @@ class Case(unittest.TestCase):
                 print(f"\n--- {d.instance} (daemon {d.n}) stderr, last {LOG_TAIL_LINES} lines "
                       f"---\n{tail}", file=sys.stderr)
         self.home.cleanup()
+        if findings:
+            self.fail("sanitizer finding in a daemon:\n" + "\n".join(findings))
+
+    def _sanitizer_findings(self):
+        """Sanitizer builds: AddressSanitizer, LeakSanitizer (at a clean
+        exit) or UBSan output in any daemon's log fails the test."""
+        out = []
+        for d in self.daemons:
+            if not d.proc:
+                continue
+            lines = d.stderr().splitlines()
+            for i, line in enumerate(lines):
+                if any(k in line for k in SANITIZER_MARKS):
+                    out.append(f"{d.instance} (daemon {d.n}): " + "\n".join(lines[i:i + 20]))
+                    break
+        return out
 
     def _failed(self):
         result = getattr(getattr(self, "_outcome", None), "result", None)
