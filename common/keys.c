@@ -240,7 +240,8 @@ static struct pubkey *pubkey_new(enum key_type t, const uint8_t *data, size_t le
 		free(k);
 		return NULL;
 	}
-	memcpy(k->data, data, len);
+	if (len) /* data may be NULL for an empty key (protobuf-c's empty bytes) */
+		memcpy(k->data, data, len);
 	k->len = len;
 	k->type = t;
 	return k;
