@@ -115,6 +115,24 @@ static bool parse_id(const char *text, uint8_t id[DEVMSG_ID_LEN])
 	return ok;
 }
 
+/* The running service and the message_id parameter of messages.reply and
+ * messages.ack, or NULL after answering the call with the error. */
+static struct messages *service_and_id(struct node *n, struct rpc_call *call, json_t *params,
+                                       const char **ret_hex, uint8_t id[DEVMSG_ID_LEN])
+{
+	struct messages *svc = service(n, call);
+	if (!svc)
+		return NULL;
+	*ret_hex = json_string_value(json_object_get(params, "message_id"));
+	if (!parse_id(*ret_hex, id)) {
+		rpc_call_errorf(call, JSONRPC_INVALID_PARAMS,
+		                "Invalid params: message_id must be 32 hex digits, as in "
+		                "message.received");
+		return NULL;
+	}
+	return svc;
+}
+
 /* New string reference with the base64 of data (NULL on ENOMEM). */
 static json_t *b64_json(const uint8_t *data, size_t len)
 {
@@ -620,17 +638,11 @@ static int run_send(void *ctx, struct rpc_call *call, json_t *params)
 static int run_reply(void *ctx, struct rpc_call *call, json_t *params)
 {
 	struct node *n = ctx;
-	struct messages *svc = service(n, call);
+	const char *hex;
+	uint8_t id[DEVMSG_ID_LEN];
+	struct messages *svc = service_and_id(n, call, params, &hex, id);
 	if (!svc)
 		return 0;
-	const char *hex = json_string_value(json_object_get(params, "message_id"));
-	uint8_t id[DEVMSG_ID_LEN];
-	if (!parse_id(hex, id)) {
-		rpc_call_errorf(call, JSONRPC_INVALID_PARAMS,
-		                "Invalid params: message_id must be 32 hex digits, as in "
-		                "message.received");
-		return 0;
-	}
 	struct msgrpc_client *cl = find_client(n, rpc_call_client(call));
 	struct inbox_entry *ent = cl ? inbox_find(cl, id) : NULL;
 	if (!ent) {
@@ -724,17 +736,11 @@ static int ack_later(struct node *n, struct rpc_call *call, const char *hex, con
 static int run_ack(void *ctx, struct rpc_call *call, json_t *params)
 {
 	struct node *n = ctx;
-	struct messages *svc = service(n, call);
+	const char *hex;
+	uint8_t id[DEVMSG_ID_LEN];
+	struct messages *svc = service_and_id(n, call, params, &hex, id);
 	if (!svc)
 		return 0;
-	const char *hex = json_string_value(json_object_get(params, "message_id"));
-	uint8_t id[DEVMSG_ID_LEN];
-	if (!parse_id(hex, id)) {
-		rpc_call_errorf(call, JSONRPC_INVALID_PARAMS,
-		                "Invalid params: message_id must be 32 hex digits, as in "
-		                "message.received");
-		return 0;
-	}
 	const char *dev = NULL, *key = NULL;
 	struct msgrpc_client *cl = find_client(n, rpc_call_client(call));
 	if (messages_inbox_find(svc, id, &dev, &key) < 0 || !client_has(cl, key)) {

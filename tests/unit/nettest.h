@@ -189,3 +189,36 @@ static inline void nt_stream_open(struct host *h, struct conn *c, const char *pr
 	assert_int_equal(host_open_stream(h, c, proto, nt_stream_opened, x), 0);
 	assert_true(nt_run_until(nt_stream_settled, x));
 }
+
+/* ---- an echo server for protocol handlers ---- */
+
+/* Echo every byte back; FIN after the peer's FIN. */
+static inline void nt_echo_data(struct stream *s, void *ctx)
+{
+	const uint8_t *p;
+	size_t len;
+	stream_peek(s, &p, &len);
+	long n = len ? stream_write(s, p, len) : 0;
+	if (n > 0)
+		stream_consume(s, (size_t)n);
+	stream_peek(s, &p, &len);
+	if (len == 0 && stream_peer_closed(s))
+		stream_close_write(s);
+}
+
+static inline void nt_quiet_closed(struct stream *s, int err, void *ctx)
+{
+}
+
+static const struct stream_callbacks nt_echo_cbs = {
+        .on_data = nt_echo_data,
+        .on_writable = nt_echo_data,
+        .on_eof = nt_echo_data,
+        .on_closed = nt_quiet_closed,
+};
+
+/* A protocol_handler's on_stream: echo on the new inbound stream. */
+static inline void nt_echo_on_stream(struct stream *s, void *ctx)
+{
+	stream_set_callbacks(s, &nt_echo_cbs, NULL);
+}

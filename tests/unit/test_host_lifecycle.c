@@ -46,35 +46,6 @@ static int teardown(void **state)
 
 /* ---- server handlers ---- */
 
-static void echo_data(struct stream *s, void *ctx)
-{
-	const uint8_t *p;
-	size_t len;
-	stream_peek(s, &p, &len);
-	long n = len ? stream_write(s, p, len) : 0;
-	if (n > 0)
-		stream_consume(s, (size_t)n);
-	stream_peek(s, &p, &len);
-	if (len == 0 && stream_peer_closed(s))
-		stream_close_write(s);
-}
-
-static void quiet_closed(struct stream *s, int err, void *ctx)
-{
-}
-
-static const struct stream_callbacks echo_cbs = {
-        .on_data = echo_data,
-        .on_writable = echo_data,
-        .on_eof = echo_data,
-        .on_closed = quiet_closed,
-};
-
-static void echo_on_stream(struct stream *s, void *ctx)
-{
-	stream_set_callbacks(s, &echo_cbs, NULL);
-}
-
 static void hold_data(struct stream *s, void *ctx)
 {
 	const uint8_t *p;
@@ -85,7 +56,7 @@ static void hold_data(struct stream *s, void *ctx)
 
 static const struct stream_callbacks hold_cbs = {
         .on_data = hold_data,
-        .on_closed = quiet_closed,
+        .on_closed = nt_quiet_closed,
 };
 
 static void hold_on_stream(struct stream *s, void *ctx)
@@ -94,7 +65,7 @@ static void hold_on_stream(struct stream *s, void *ctx)
 }
 
 static const struct protocol_handler handlers[] = {
-        {ECHO, echo_on_stream, .max_inbound_per_peer = 64},
+        {ECHO, nt_echo_on_stream, .max_inbound_per_peer = 64},
         {HOLD, hold_on_stream, .max_inbound_per_peer = 64},
         {0},
 };

@@ -209,46 +209,16 @@ static void test_listener_takes_pipelined_message1(void **state)
 
 /* ---- handlers on the server ---- */
 
-/* Echo every byte back; FIN after the peer's FIN. */
-static void echo_data(struct stream *s, void *ctx)
-{
-	const uint8_t *p;
-	size_t len;
-	stream_peek(s, &p, &len);
-	long n = len ? stream_write(s, p, len) : 0;
-	if (n > 0)
-		stream_consume(s, (size_t)n);
-	stream_peek(s, &p, &len);
-	if (len == 0 && stream_peer_closed(s))
-		stream_close_write(s);
-}
-
-static void echo_closed(struct stream *s, int err, void *ctx)
-{
-}
-
-static const struct stream_callbacks echo_cbs = {
-        .on_data = echo_data,
-        .on_writable = echo_data,
-        .on_eof = echo_data,
-        .on_closed = echo_closed,
-};
-
-static void echo_on_stream(struct stream *s, void *ctx)
-{
-	stream_set_callbacks(s, &echo_cbs, NULL);
-}
-
 /* Answer "hello" and FIN at once, before reading anything. */
 static void reply_on_stream(struct stream *s, void *ctx)
 {
-	stream_set_callbacks(s, &echo_cbs, NULL);
+	stream_set_callbacks(s, &nt_echo_cbs, NULL);
 	assert_int_equal(stream_write(s, "hello", 5), 5);
 	assert_int_equal(stream_close_write(s), 0);
 }
 
 static const struct protocol_handler server_handlers[] = {
-        {ECHO, echo_on_stream, 0},
+        {ECHO, nt_echo_on_stream, 0},
         {REPLY, reply_on_stream, 0},
         {0},
 };
