@@ -27,27 +27,6 @@
 #define DEV_A "0a1b2c3d-0000-4000-8000-000000000001"
 #define DEV_B "7f000000-0000-4000-8000-000000000003"
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-	char *dir = strdup("/tmp/sdnetd-inboxrec-XXXXXX");
-	if (!dir || !mkdtemp(dir))
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
-	return 0;
-}
-
 static void mkid(uint8_t id[DEVMSG_ID_LEN], unsigned n)
 {
 	memset(id, 0x5a, DEVMSG_ID_LEN);
@@ -397,7 +376,8 @@ int main(void)
 	        cmocka_unit_test(test_batch_bounds),
 	        cmocka_unit_test(test_byte_cap),
 	        cmocka_unit_test(test_damage),
-	        cmocka_unit_test_setup_teardown(test_store_and_purge, setup_dir, teardown_dir),
+	        cmocka_unit_test_setup_teardown(test_store_and_purge, th_setup_tmpdir,
+	                                        th_teardown_tmpdir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

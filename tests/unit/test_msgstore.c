@@ -26,27 +26,6 @@
 #define DEV_A "0a1b2c3d-0000-4000-8000-000000000001"
 #define DEV_B "7f000000-0000-4000-8000-000000000003"
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-	char *dir = strdup("/tmp/sdnetd-msgstore-XXXXXX");
-	if (!dir || !mkdtemp(dir))
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
-	return 0;
-}
-
 static struct securestore *open_store(const char *dir)
 {
 	struct securestore *s;
@@ -386,8 +365,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_queue_record),
 	        cmocka_unit_test(test_dedup_record),
-	        cmocka_unit_test_setup_teardown(test_store_round_trip, setup_dir, teardown_dir),
-	        cmocka_unit_test_setup_teardown(test_dedup_persisted, setup_dir, teardown_dir),
+	        cmocka_unit_test_setup_teardown(test_store_round_trip, th_setup_tmpdir,
+	                                        th_teardown_tmpdir),
+	        cmocka_unit_test_setup_teardown(test_dedup_persisted, th_setup_tmpdir,
+	                                        th_teardown_tmpdir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

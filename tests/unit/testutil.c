@@ -1,9 +1,11 @@
 /* Shared test helpers. */
 #include "testutil.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hex.h"
 
@@ -58,4 +60,27 @@ struct buf th_read_file(const char *path)
 		assert_int_equal(buf_append(&b, tmp, n), 0);
 	fclose(f);
 	return b;
+}
+
+static int th_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int th_setup_tmpdir(void **state)
+{
+	char *dir = strdup("/tmp/sdnetd-test-XXXXXX");
+	if (!dir || !mkdtemp(dir)) {
+		free(dir);
+		return -1;
+	}
+	*state = dir;
+	return 0;
+}
+
+int th_teardown_tmpdir(void **state)
+{
+	nftw(*state, th_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(*state);
+	return 0;
 }

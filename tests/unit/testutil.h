@@ -20,3 +20,7 @@ const char *th_shared_path(const char *name);
 const char *th_source_path(const char *rel);
 /* Read a whole file into a buffer; aborts the test on failure. */
 struct buf th_read_file(const char *path);
+/* cmocka setup/teardown: *state is a fresh directory under /tmp (a
+ * malloc'd path), removed with everything in it afterwards. */
+int th_setup_tmpdir(void **state);
+int th_teardown_tmpdir(void **state);
