@@ -84,9 +84,7 @@ json_t *session_keys_json(const struct pairing_session_keys *k)
 	                 secret_hex_json(k->receive_mac_key, sizeof(k->receive_mac_key)));
 }
 
-/* jansson keeps the hex of the keys in its own heap strings: overwrite them
- * before the object is freed. */
-static void wipe_json_strings(json_t *o)
+void secret_json_wipe(json_t *o)
 {
 	const char *key;
 	json_t *v;
@@ -95,8 +93,24 @@ static void wipe_json_strings(json_t *o)
 		if (json_is_string(v))
 			crypto_wipe((char *)json_string_value(v), json_string_length(v));
 		else if (json_is_object(v))
-			wipe_json_strings(v);
+			secret_json_wipe(v);
 	}
+}
+
+int secret_json_dump(json_t *o, struct buf *out)
+{
+	if (!o)
+		return -ENOMEM;
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	secret_json_wipe(o);
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	size_t len = strlen(text);
+	int r = buf_append(out, text, len);
+	crypto_wipe(text, len);
+	free(text);
+	return r;
 }
 
 int device_record_encode(const struct device *d, struct buf *out)
@@ -117,18 +131,7 @@ int device_record_encode(const struct device *d, struct buf *out)
 	                      "last_seen", (json_int_t)d->last_seen, "addresses", addrs,
 	                      "pairing_id", secret_hex_json(d->pairing_id, sizeof(d->pairing_id)),
 	                      "keys", session_keys_json(&d->keys));
-	if (!o)
-		return -ENOMEM;
-	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	wipe_json_strings(o);
-	json_decref(o);
-	if (!text)
-		return -ENOMEM;
-	size_t len = strlen(text);
-	int r = buf_append(out, text, len);
-	crypto_wipe(text, len);
-	free(text);
-	return r;
+	return secret_json_dump(o, out);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
@@ -293,7 +296,7 @@ int device_record_decode(const uint8_t *data, size_t len, struct device *ret, st
 	}
 	struct device *d = calloc(1, sizeof(*d));
 	int r = d ? decode_object(o, d, err) : -ENOMEM;
-	wipe_json_strings(o);
+	secret_json_wipe(o);
 	json_decref(o);
 	if (r == 0)
 		*ret = *d;

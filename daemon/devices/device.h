@@ -79,6 +79,12 @@ void addr_list_add(char (*list)[DEVICE_ADDR_MAX], size_t *n, size_t max, const c
  * (json_pack then fails too). */
 json_t *secret_hex_json(const uint8_t *p, size_t len);
 json_t *session_keys_json(const struct pairing_session_keys *k);
+/* Overwrite every string in o and its nested objects (jansson keeps the
+ * hex of keys in its own heap) before it is freed. */
+void secret_json_wipe(json_t *o);
+/* Append o as compact sorted JSON to out, then wipe and free o and the
+ * text. o NULL (a failed json_pack) or no memory: -ENOMEM. */
+int secret_json_dump(json_t *o, struct buf *out);
 
 /* Encode (out holds secrets: use a _cleanup_secret_buf_). -EINVAL if d
  * breaks a rule the decoder checks; -ENOMEM. */

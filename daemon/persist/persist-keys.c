@@ -46,19 +46,6 @@ void precord_wipe(struct precord *r)
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static void wipe_strings(json_t *o)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v)
-	{
-		if (json_is_string(v))
-			crypto_wipe((char *)json_string_value(v), json_string_length(v));
-		else if (json_is_object(v))
-			wipe_strings(v);
-	}
-}
-
 static json_t *counters_json(const struct pcounters *n)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "attempts", (json_int_t)n->attempts,
@@ -82,18 +69,7 @@ int precord_encode(const struct precord *r, struct buf *out)
 		json_object_set_new(o, "previous",
 		                    json_pack("{s:I, s:o}", "epoch", (json_int_t)r->keys.prev_epoch,
 		                              "keys", session_keys_json(&r->keys.prev)));
-	if (!o)
-		return -ENOMEM;
-	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	wipe_strings(o);
-	json_decref(o);
-	if (!text)
-		return -ENOMEM;
-	size_t len = strlen(text);
-	int rr = buf_append(out, text, len);
-	crypto_wipe(text, len);
-	free(text);
-	return rr;
+	return secret_json_dump(o, out);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
@@ -221,7 +197,7 @@ int precord_decode(const uint8_t *data, size_t len, struct precord *ret, struct 
 	}
 	struct precord *r = calloc(1, sizeof(*r));
 	int rr = r ? decode_object(o, r, err) : -ENOMEM;
-	wipe_strings(o);
+	secret_json_wipe(o);
 	json_decref(o);
 	if (rr == 0)
 		*ret = *r;
